@@ -1,0 +1,1 @@
+"""Trace generated code back to the training files it came from."""

@@ -1,0 +1,1 @@
+"""Code curation on datatrove: read repositories, filter, deduplicate, tokenize into Megatron shards."""

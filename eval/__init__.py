@@ -1,0 +1,1 @@
+"""bigcode-evaluation-harness-compatible code benchmarks with sandboxed execution."""

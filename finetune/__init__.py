@@ -1,0 +1,1 @@
+"""Continued pretraining, instruction tuning and RL from execution feedback."""

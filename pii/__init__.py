@@ -1,0 +1,1 @@
+"""Code-aware PII detection and redaction on presidio-analyzer."""

@@ -1,0 +1,5 @@
+import sys
+
+from starforge.cli import main
+
+sys.exit(main())
