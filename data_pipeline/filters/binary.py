@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from datatrove.data import Document
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from data_pipeline.filters.base import CountingFilter
+
+
+class BinaryFilter(CountingFilter):
+    """A NUL byte in the first `probe_bytes` marks a binary file, the heuristic of git
+    (`buffer_is_binary`, first 8000 bytes) and GitHub linguist."""
+
+    name = "binary"
+
+    def __init__(self, probe_bytes: int = 8192, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.probe_bytes = probe_bytes
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        if b"\x00" in doc.media[0].media_bytes[: self.probe_bytes]:
+            return False, "binary"
+        return True

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from datatrove.data import Document
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from data_pipeline.filters.base import CountingFilter
+
+
+class TooLargeFilter(CountingFilter):
+    """Files over `max_bytes` (1 MB by default, The Stack's cap, arXiv 2211.15533): mostly data,
+    generated code or archives. The reader never read their content."""
+
+    name = "too_large"
+
+    def __init__(self, max_bytes: int = 1_000_000, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.max_bytes = max_bytes
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        if doc.metadata["size"] > self.max_bytes:
+            return False, "too_large"
+        return True

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from datatrove.data import Document
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from data_pipeline.filters.base import CountingFilter
+
+
+class UnreadableFilter(CountingFilter):
+    """Files the reader could not open (permissions, broken or folder symlinks, sockets): their
+    `read_error` says why."""
+
+    name = "unreadable"
+
+    def __init__(self, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        if "read_error" in doc.metadata:
+            return False, "unreadable"
+        return True

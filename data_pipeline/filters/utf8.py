@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from datatrove.data import Document
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from data_pipeline.filters.base import CountingFilter
+
+
+class Utf8Filter(CountingFilter):
+    """Keeps files that decode as strict UTF-8 and sets their text; the raw bytes are released.
+
+    Files in other encodings (Latin-1 test data, PEP 263 `coding:` files) are dropped rather than
+    guessed at: a wrong guess would teach the model mojibake. A BOM is kept as U+FEFF so the text
+    round-trips to the exact bytes."""
+
+    name = "invalid_utf8"
+
+    def __init__(self, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        try:
+            doc.text = doc.media[0].media_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            return False, "invalid_utf8"
+        doc.media = []
+        return True

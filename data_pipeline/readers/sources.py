@@ -1,0 +1,170 @@
+"""Which files make up a corpus: a folder of repositories, or the embedded `builtin:stdlib` corpus.
+
+Listing is separate from reading so every task of a datatrove pipeline lists the same sorted files
+and takes its own contiguous slice (see `RepositoryReader`). VCS folders and `__pycache__` are not
+part of a repository's content and are never listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import logging
+import os
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from data_pipeline.readers.licences import is_permissive, licence_from_metadata, licence_of_repository
+from starforge.errors import DataError
+
+log = logging.getLogger(__name__)
+
+BUILTIN_STDLIB = "builtin:stdlib"
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__"})
+
+
+@dataclass(frozen=True, order=True)
+class SourceFile:
+    """One input file: `id` is unique in the corpus and orders it (dedup keeps the smallest id)."""
+
+    id: str
+    abs_path: str
+    repo: str
+    path: str
+    licence: str
+
+
+def list_sources(source: str, include_site_packages: bool = False,
+                 site_packages: list[str] | None = None) -> list[SourceFile]:
+    """All files of `source` (a folder of repositories or `builtin:stdlib`), sorted by id."""
+    if source == BUILTIN_STDLIB:
+        files = list_stdlib()
+        if include_site_packages:
+            files += list_site_packages(site_packages)
+    elif source.startswith("builtin:"):
+        raise DataError(f"input '{source}': unknown built-in corpus; the only one is '{BUILTIN_STDLIB}'")
+    else:
+        files = list_repository_folder(Path(source))
+    files.sort()
+    return files
+
+
+def list_repository_folder(root: Path) -> list[SourceFile]:
+    """One repository per immediate sub-folder of `root`; files directly in `root` form a repository
+    named after `root` itself. `path` is relative to `root` (`repo/sub/file.py`), and is the id."""
+    if not root.exists():
+        raise DataError(f"input '{root}': no such folder; pass a folder of repositories or '{BUILTIN_STDLIB}'")
+    if not root.is_dir():
+        raise DataError(f"input '{root}': not a folder; pass a folder with one repository per sub-folder")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise DataError(f"input '{root}': folder not readable; check its permissions")
+    files: list[SourceFile] = []
+    top_licence = licence_of_repository(root)
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name in SKIP_DIRS:
+                continue
+            licence = licence_of_repository(Path(entry.path))
+            repo = _printable(entry.name)
+            for abs_path, rel in _walk(Path(entry.path)):
+                path = f"{repo}/{_printable(rel)}"
+                files.append(SourceFile(path, abs_path, repo, path, licence))
+        else:
+            name = _printable(entry.name)
+            files.append(SourceFile(name, entry.path, _printable(root.resolve().name) or "root", name, top_licence))
+    return files
+
+
+def list_stdlib(stdlib_dir: Path | None = None) -> list[SourceFile]:
+    """The running interpreter's standard library, read as the repositories of CPython's `Lib/`:
+    each top-level package or folder is `cpython/<name>`, top-level modules are `cpython/Lib`.
+    Ids are CPython source-tree paths (`cpython/Lib/json/decoder.py`); licence PSF-2.0."""
+    root = Path(stdlib_dir or sysconfig.get_paths()["stdlib"])
+    if not root.is_dir():
+        raise DataError(f"standard library folder '{root}' not found; pass --input with a folder of repositories")
+    files = []
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.name in SKIP_DIRS or entry.name in ("site-packages", "dist-packages"):
+            continue
+        name = _printable(entry.name)
+        if entry.is_dir(follow_symlinks=False):
+            for abs_path, rel in _walk(Path(entry.path)):
+                path = f"{name}/{_printable(rel)}"
+                files.append(SourceFile(f"cpython/Lib/{path}", abs_path, f"cpython/{name}", path, "PSF-2.0"))
+        else:
+            files.append(SourceFile(f"cpython/Lib/{name}", entry.path, "cpython/Lib", name, "PSF-2.0"))
+    return files
+
+
+def list_site_packages(only: list[str] | None = None) -> list[SourceFile]:
+    """Installed distributions (the interpreter's purelib) whose metadata licence is permissive, one
+    repository `pypi/<name>` each; `only` restricts to those names. Files come from each RECORD,
+    without `__pycache__`, the `.dist-info` folder and files outside site-packages (scripts)."""
+    root = Path(sysconfig.get_paths()["purelib"]).resolve()
+    wanted = {_norm(n) for n in only} if only else None
+    seen: set[str] = set()
+    files: list[SourceFile] = []
+    skipped: list[str] = []
+    for dist in sorted(importlib.metadata.distributions(path=[str(root)]), key=lambda d: d.metadata["Name"] or ""):
+        name = dist.metadata["Name"] or ""
+        key = _norm(name)
+        if not name or key in seen or (wanted is not None and key not in wanted):
+            continue
+        seen.add(key)
+        licence = licence_from_metadata(dist.metadata)
+        if not is_permissive(licence):
+            skipped.append(f"{name} ({licence})")
+            continue
+        for rel in dist.files or ():
+            parts = rel.parts
+            if parts[0] == ".." or "__pycache__" in parts or parts[0].endswith(".dist-info"):
+                continue
+            path = "/".join(parts)
+            shown = _printable(path)
+            files.append(SourceFile(f"site-packages/{shown}", str(root / path), f"pypi/{name}", shown, licence))
+    if skipped:
+        log.info("site-packages: %d distributions without a permissive licence left out: %s",
+                 len(skipped), ", ".join(skipped[:20]) + (" ..." if len(skipped) > 20 else ""))
+    return files
+
+
+def save_listing(files: list[SourceFile], path: Path) -> None:
+    """Write a listing once, so every task (and a resumed run) reads the same files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for source_file in files:
+            f.write(json.dumps(dataclasses.asdict(source_file)) + "\n")  # ASCII: keeps undecodable names
+    tmp.replace(path)
+
+
+def load_listing(path: Path) -> list[SourceFile]:
+    with Path(path).open(encoding="utf-8") as f:
+        return [SourceFile(**json.loads(line)) for line in f]
+
+
+def _walk(top: Path) -> list[tuple[str, str]]:
+    """(absolute path, path relative to `top` with '/') of every non-directory under `top`, sorted.
+    Symlinked folders are listed as entries but not followed (they could loop or leave the
+    repository): the reader reports them as unreadable rather than dropping them silently."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and d not in links)
+        rel_dir = os.path.relpath(dirpath, top)
+        for name in sorted(filenames + links):
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            out.append((os.path.join(dirpath, name), rel.replace(os.sep, "/")))
+    return out
+
+
+def _printable(name: str) -> str:
+    """A file name as valid Unicode for ids and records: bytes that are not UTF-8 (which Python
+    carries as surrogates) become `\\xff` escapes. The absolute path keeps the real bytes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")

@@ -1,0 +1,107 @@
+"""`starforge data tokenize`: kept/ JSONL in, Megatron `.bin`/`.idx` shards out.
+
+    SHARD_DIR/<rank>_tokens.bin, .idx   one pair per task, readable by megatron-core's
+                                        `IndexedDataset(SHARD_DIR/<rank>_tokens)`
+    SHARD_DIR/config.yaml, summary.json
+    SHARD_DIR/logs/                     datatrove logs and completion markers (resume)
+
+Each kept document is one sequence: its tokens, then the `<|endoftext|>` id. Tokens are uint16
+when the vocabulary fits (< 65,536), else int32 (datatrove's choice, read from the .idx).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from datatrove.pipeline.readers.jsonl import JsonlReader
+from datatrove.pipeline.tokens.megatron_tokenizer import MegatronDocumentTokenizer
+from tokenizers import Tokenizer
+
+from data_pipeline.executor import run_pipeline
+from data_pipeline.records import record_files
+from data_pipeline.run_dir import prepare_run_dir
+from data_pipeline.tokenize.special_tokens import EOD
+from starforge.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TokenizeConfig:
+    input: Path | None = None
+    """Folder of kept JSONL (`DIR/kept`)."""
+    tokenizer: Path | None = None
+    """Tokenizer folder from `starforge data train-tokenizer` (its tokenizer.json is used)."""
+    output: Path | None = None
+    """Shard folder to write."""
+    tasks: int = 2
+    """datatrove tasks, one shard each (capped at the number of kept files)."""
+    workers: int = 2
+    """Tasks run at once (processes); 1 runs them in this process."""
+    batch_size: int = 1000
+    """Documents per `encode_batch` call."""
+
+    def __post_init__(self):
+        if self.tasks < 1 or self.workers < 1 or self.batch_size < 1:
+            raise ConfigError("tasks, workers and batch_size must be >= 1")
+
+
+class EscapingMegatronTokenizer(MegatronDocumentTokenizer):
+    """datatrove's Megatron writer under our escaping policy (special_tokens.py).
+
+    datatrove loads tokenizer.json with `Tokenizer.from_file`, which cannot restore
+    `encode_special_tokens`, so a literal `<|endoftext|>` in code would become id 0 and forge a
+    document boundary. The only change: set the flag on the loaded tokenizer. The EOD id is still
+    appended by datatrove's post-processor, by id."""
+
+    @cached_property
+    def tokenizer(self) -> Tokenizer:
+        tokenizer = MegatronDocumentTokenizer.tokenizer.func(self)
+        tokenizer.encode_special_tokens = True
+        return tokenizer
+
+
+def tokenize(cfg: TokenizeConfig) -> dict:
+    """Write one Megatron shard per task; returns (and writes to summary.json) the summary."""
+    if cfg.input is None or cfg.tokenizer is None or cfg.output is None:
+        raise ConfigError("tokenize needs --input DIR/kept, --tokenizer TOKDIR and --output SHARD_DIR")
+    kept, tokenizer_json, out = Path(cfg.input), Path(cfg.tokenizer) / "tokenizer.json", Path(cfg.output)
+    if not kept.is_dir() or not (files := record_files(kept)):
+        raise DataError(f"input '{kept}': no kept .jsonl.gz files; pass the kept/ folder written by "
+                        "`starforge data curate`")
+    if not tokenizer_json.is_file():
+        raise DataError(f"tokenizer '{cfg.tokenizer}': no tokenizer.json; pass a folder written by "
+                        "`starforge data train-tokenizer`")
+    if Tokenizer.from_file(str(tokenizer_json)).token_to_id(EOD) is None:
+        raise DataError(f"tokenizer '{cfg.tokenizer}': has no {EOD} token; train it with `starforge data train-tokenizer`")
+    tasks = min(cfg.tasks, len(files))
+    prepare_run_dir(cfg, out)
+
+    started = time.perf_counter()
+    pipeline = [
+        JsonlReader(str(kept), glob_pattern="*.jsonl.gz", recursive=False, add_file_path=False),
+        EscapingMegatronTokenizer(str(out), tokenizer_name_or_path=str(tokenizer_json), eos_token=EOD,
+                                  batch_size=cfg.batch_size),
+    ]
+    run_pipeline(pipeline, tasks, cfg.workers, str(out / "logs"))
+    wall = time.perf_counter() - started
+
+    docs = tokens = text_bytes = 0
+    for path in sorted((out / "logs" / "stats").glob("*.json")):
+        for step in json.loads(path.read_text(encoding="utf-8")):
+            stats = {k: (v["total"] if isinstance(v, dict) else v) for k, v in step["stats"].items()}
+            docs += stats.get("documents", 0) if "READER" in step["name"] else 0
+            text_bytes += stats.get("doc_len", 0) if "READER" in step["name"] else 0
+            tokens += stats.get("tokens", 0)
+    shards = sorted(str(p.with_suffix("")) for p in out.glob("*.idx"))
+    summary = {"docs": int(docs), "tokens": int(tokens), "chars": int(text_bytes), "shards": shards,
+               "wall_s": round(wall, 2), "tokens_per_s": round(tokens / wall) if wall > 0 else None}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    log.info("tokenize: %d docs in, %d tokens out (%.2f chars/token), %.1f s (%.0f tokens/s); shards: %s",
+             docs, tokens, text_bytes / max(tokens, 1), wall, summary["tokens_per_s"] or 0, ", ".join(shards))
+    return summary

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from data_pipeline.curate import CurateConfig, curate
+from data_pipeline.readers.sources import list_repository_folder
+from starforge.errors import DataError
+from tests.data_pipeline.conftest import EXPECTED, make_corpus
+from tests.data_pipeline.helpers import kept_texts, outcomes
+
+
+def test_every_input_file_in_exactly_one_output(curated: Path):
+    found = outcomes(curated)
+    assert set(found) == set(EXPECTED)
+    assert all(len(places) == 1 for places in found.values())
+
+
+def test_files_kept_or_removed_with_reason(curated: Path):
+    for doc_id, [(where, record)] in outcomes(curated).items():
+        expected = EXPECTED[doc_id]
+        assert (where == "kept") == (expected == "kept"), doc_id
+        assert record["metadata"].get("reason", "kept") == expected, doc_id
+
+
+def test_removed_records_keep_metadata_and_drop_undecodable_text(curated: Path):
+    found = outcomes(curated)
+    where, png = found["alpha/idle_16.png"][0]
+    assert where == "binary" and png["text"] == ""
+    assert png["metadata"]["repo"] == "alpha" and png["metadata"]["licence"] == "MIT" and png["metadata"]["size"] > 0
+    assert found["alpha/latin1.py"][0][1]["text"] == ""
+    assert found["alpha/big.txt"][0][0] == "too_large"
+    assert "read_error" in found["alpha/broken_link.py"][0][1]["metadata"]
+
+
+def test_kept_record_format(curated: Path):
+    record = outcomes(curated)["alpha/pkg/decoder.py"][0][1]
+    assert set(record) == {"text", "id", "metadata"}
+    meta = record["metadata"]
+    assert (meta["repo"], meta["path"], meta["lang"], meta["licence"]) == ("alpha", "alpha/pkg/decoder.py",
+                                                                          "Python", "MIT")
+    assert meta["size"] == len(record["text"].encode())
+
+
+def test_kept_text_is_the_file_exactly(curated: Path):
+    from tests.data_pipeline.conftest import STDLIB
+
+    assert kept_texts(curated)["alpha/textwrap.py"] == (STDLIB / "textwrap.py").read_bytes().decode()
+
+
+def test_exact_duplicate_keeps_first_id_and_names_it(curated: Path):
+    where, record = outcomes(curated)["beta/json/decoder.py"][0]
+    assert where == "exact_dedup"
+    assert record["metadata"]["duplicate_of"] == "alpha/pkg/decoder.py"
+
+
+def test_dedup_result_independent_of_task_count(tmp_path: Path, curated: Path):
+    root = make_corpus(tmp_path / "corpus")
+    curate(CurateConfig(input=str(root), output=tmp_path / "one", tasks=1, workers=1))
+    assert kept_texts(tmp_path / "one") == kept_texts(curated)
+
+
+def test_stats_count_every_step_and_match_outputs(curated: Path):
+    stats = json.loads((curated / "stats.json").read_text())
+    totals = stats["totals"]
+    assert totals["files"] == len(EXPECTED) == totals["kept"] + totals["removed"]
+    reasons = {}
+    for outcome in EXPECTED.values():
+        if outcome != "kept":
+            reasons[outcome] = reasons.get(outcome, 0) + 1
+    assert totals["removed_by_reason"] == reasons
+    assert totals["kept"] == list(EXPECTED.values()).count("kept")
+    steps = stats["steps"]
+    for before, after in zip(steps, steps[1:]):
+        assert after["docs_in"] == before["kept"]
+    assert totals["bytes_kept"] == sum(len(t.encode()) for t in kept_texts(curated).values())
+
+
+def test_resolved_config_saved(curated: Path):
+    saved = yaml.safe_load((curated / "config.yaml").read_text())
+    assert saved["tasks"] == 3 and saved["max_file_bytes"] == 1_000_000
+
+
+def test_rerun_skips_completed_tasks(tmp_path: Path):
+    root = make_corpus(tmp_path / "corpus")
+    cfg = CurateConfig(input=str(root), output=tmp_path / "out", tasks=2, workers=1)
+    first = curate(cfg)
+    kept_file = next((tmp_path / "out" / "kept").glob("*.jsonl.gz"))
+    mtime = kept_file.stat().st_mtime_ns
+    os.remove(tmp_path / "out" / "stats.json")
+    second = curate(cfg)
+    assert kept_file.stat().st_mtime_ns == mtime
+    assert second["totals"] == first["totals"]
+
+
+def test_rerun_with_other_config_refused_and_outputs_intact(tmp_path: Path):
+    root = make_corpus(tmp_path / "corpus")
+    out = tmp_path / "out"
+    curate(CurateConfig(input=str(root), output=out, tasks=2, workers=1))
+    before = (out / "config.yaml").read_text()
+    with pytest.raises(DataError, match="different config"):
+        curate(CurateConfig(input=str(root), output=out, tasks=2, workers=1, max_file_bytes=10))
+    assert (out / "config.yaml").read_text() == before
+
+
+def test_missing_input_leaves_earlier_outputs_intact(tmp_path: Path, curated: Path):
+    before = sorted(p.name for p in curated.iterdir())
+    with pytest.raises(DataError, match="no such folder"):
+        curate(CurateConfig(input=str(tmp_path / "nope"), output=curated, tasks=3, workers=1))
+    assert sorted(p.name for p in curated.iterdir()) == before
+
+
+def test_empty_corpus_is_a_data_error(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no files found"):
+        curate(CurateConfig(input=str(tmp_path / "empty"), output=tmp_path / "out", workers=1))
+    assert not (tmp_path / "out").exists()
+
+
+def test_nothing_kept_is_a_data_error(tmp_path: Path):
+    repo = tmp_path / "corpus" / "r"
+    repo.mkdir(parents=True)
+    (repo / "empty.py").write_bytes(b"\n")
+    with pytest.raises(DataError, match="no file kept out of 1"):
+        curate(CurateConfig(input=str(tmp_path / "corpus"), output=tmp_path / "out", workers=1))
+    assert outcomes(tmp_path / "out")["r/empty.py"][0][0] == "empty"
+
+
+def test_input_listing_matches_expected(corpus: Path):
+    assert {f.id for f in list_repository_folder(corpus)} == set(EXPECTED)
+
+
+def test_output_inside_input_refused(corpus: Path):
+    with pytest.raises(DataError, match="inside input"):
+        curate(CurateConfig(input=str(corpus), output=corpus / "curated", workers=1))
+
+
+def test_resume_reads_the_saved_listing(tmp_path: Path):
+    root = make_corpus(tmp_path / "corpus")
+    cfg = CurateConfig(input=str(root), output=tmp_path / "out", tasks=2, workers=1)
+    curate(cfg)
+    (root / "alpha" / "late.py").write_text("x = 1\n")
+    for marker in (tmp_path / "out" / "logs").glob("*/completions/*"):
+        marker.unlink()  # as if every task had crashed
+    assert curate(cfg)["totals"]["files"] == len(EXPECTED)
+    assert set(outcomes(tmp_path / "out")) == set(EXPECTED)
+
+
+def test_file_name_not_utf8_kept_with_escaped_id(tmp_path: Path):
+    repo = tmp_path / "corpus" / "r"
+    repo.mkdir(parents=True)
+    (repo / os.fsdecode(b"caf\xe9.py")).write_text("print('hi')\n")
+    curate(CurateConfig(input=str(tmp_path / "corpus"), output=tmp_path / "out", workers=1))
+    assert kept_texts(tmp_path / "out") == {"r/caf\\xe9.py": "print('hi')\n"}
+
+
+def test_input_that_is_a_file_is_a_data_error(tmp_path: Path):
+    (tmp_path / "f.py").write_text("x = 1\n")
+    with pytest.raises(DataError, match="not a folder"):
+        curate(CurateConfig(input=str(tmp_path / "f.py"), output=tmp_path / "out", workers=1))
