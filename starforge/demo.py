@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from starforge.config import add_config_args, describe, load_config, save_config
-from starforge.errors import StarforgeError
 
 log = logging.getLogger(__name__)
 
@@ -139,20 +138,19 @@ def _shards(cfg: DemoConfig) -> dict[str, Any]:
 
 
 def _pretrain(cfg: DemoConfig) -> dict[str, Any]:
-    from pretrain.train import TrainConfig, train
+    from pretrain.config import load_train_config
+    from pretrain.train import train
 
-    overrides = [f"data.path={cfg.output / 'shards'}", f"tokenizer={cfg.output / 'tokenizer'}",
-                 f"output={cfg.output / 'pretrain'}", *cfg.pretrain_overrides]
-    return train(load_config(TrainConfig, cfg.pretrain_config, overrides))
+    overrides = [f"data.sources=[{{path: {cfg.output / 'shards'}}}]", f"tokenizer={cfg.output / 'tokenizer'}",
+                 f"out_dir={cfg.output / 'pretrain'}", *cfg.pretrain_overrides]
+    return train(load_train_config(cfg.pretrain_config, overrides))
 
 
 def _export(cfg: DemoConfig) -> dict[str, Any]:
     from pretrain.export import export
 
-    summary = export(cfg.output / "pretrain" / "checkpoints", cfg.output / "hf")
-    if summary["max_abs_diff"] >= 1e-4:
-        raise StarforgeError(f"export parity failed: max abs logit diff {summary['max_abs_diff']:.2e} >= 1e-4")
-    return summary
+    # export() itself refuses a model whose logits differ from megatron-core's by >= 1e-4.
+    return export(cfg.output / "pretrain" / "checkpoints", cfg.output / "hf")
 
 
 def _eval(cfg: DemoConfig) -> dict[str, Any]:
@@ -170,20 +168,20 @@ def _eval(cfg: DemoConfig) -> dict[str, Any]:
 
 
 def _attribution(cfg: DemoConfig) -> dict[str, Any]:
-    from attribution.index import IndexConfig, build_index
-    from attribution.query import Attributor
+    from attribution import Attributor, build_index
+    from attribution.config import AttributionConfig
 
     index_dir = cfg.output / "attribution" / "index"
-    summary = build_index(IndexConfig(input=cfg.output / "data", output=index_dir))
+    summary = build_index(load_config(AttributionConfig, None, [f"input={cfg.output / 'data'}", f"output={index_dir}"]))
     generations = json.loads((cfg.output / "eval" / "generations_humaneval.json").read_text())
-    attributor = Attributor(index_dir)
     hits = []
-    for problem, samples in enumerate(generations):
-        for sample, text in enumerate(samples):
-            result = attributor.check(text)
-            if result["exact"]:
-                hits.append({"problem": problem, "sample": sample, "membership": result["membership"],
-                             "exact": result["exact"][:3]})
+    with Attributor(index_dir) as attributor:
+        for problem, samples in enumerate(generations):
+            for sample, text in enumerate(samples):
+                result = attributor.check(text)
+                if result["exact"]:
+                    hits.append({"problem": problem, "sample": sample, "membership": result["membership"],
+                                 "exact": result["exact"][:3]})
     (cfg.output / "attribution" / "hits.json").write_text(json.dumps(hits, indent=2))
     checked = sum(len(s) for s in generations)
     return {**summary, "generations_checked": checked, "generations_with_hits": len(hits),

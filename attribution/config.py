@@ -1,0 +1,85 @@
+"""The attribution stage's config: one dataclass tree, YAML presets in `configs/attribution/`.
+
+Build-time fields (what is indexed and how) are saved as `INDEX_DIR/config.yaml` and reused by
+every query, so a check always hashes n-grams the way the index stored them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class SourceConfig:
+    extensions: list[str] | None = None
+    """File suffixes taken from a plain folder of source files (e.g. ['.py']); None takes every UTF-8 text file."""
+    exclude_dirs: list[str] = field(default_factory=lambda: [".git", "__pycache__", "site-packages", "node_modules"])
+    """Folder names skipped anywhere under a plain source folder."""
+    max_file_bytes: int = 1_000_000
+    """Larger files in a plain folder are skipped (StarCoder's curation drops them too)."""
+
+
+@dataclass
+class ExactConfig:
+    min_len: int = 64
+    """Shortest matching span reported, in UTF-8 bytes (OLMoTrace-style maximal spans)."""
+    max_locations: int = 10
+    """Training locations listed per matching span; `count` still gives the total."""
+    max_spans: int = 200
+    """Stop after this many maximal spans (periodic text such as 'x' * 10**5 has one per byte)."""
+    max_snippet_bytes: int = 100_000
+    """Longer snippets are refused with an error: unseen text costs one find per min_len/2 bytes
+    (~0.3 ms each), so 100 KB answers in about a second and 1 MB would take ~10 s."""
+    mem_gib: int = 2
+    """Memory the infini-gram suffix-array builder may use."""
+    cpus: int = 1
+    """Processes the infini-gram suffix-array builder may run."""
+
+
+@dataclass
+class BloomConfig:
+    ngram: int = 50
+    """Characters per n-gram (Data Portraits used 50)."""
+    stride: int = 50
+    """Training files store the n-grams at offsets 0, stride, 2*stride...; queries test every offset."""
+    fpr: float = 0.001
+    """Target false-positive rate of the filter (sized from the n-gram count of each shard)."""
+    min_distinct_chars: int = 8
+    """N-grams with fewer distinct characters (`#####...`, runs of spaces) are neither stored nor scored."""
+    score_window: int = 500
+    """Query offsets per scoring window: the best phase is found per window and windows are averaged."""
+    max_score_windows: int = 200
+    """A longer snippet is scored on this many evenly spaced windows (bounds a 1 MB query to ~1 s)."""
+
+
+@dataclass
+class SearchConfig:
+    top_k: int = 10
+    """Ranked files returned by BM25 search."""
+    max_query_terms: int = 256
+    """Distinct code tokens of a snippet used in the BM25 query."""
+    heap_mb: int = 64
+    """Memory for tantivy's index writer."""
+
+
+@dataclass
+class AttributionConfig:
+    input: Path | None = None
+    """Kept output of `starforge data` (a folder with kept/, or kept/ itself) or a plain folder of repositories."""
+    output: Path | None = None
+    """Index directory to write (INDEX_DIR)."""
+    source: SourceConfig = field(default_factory=SourceConfig)
+    exact: ExactConfig = field(default_factory=ExactConfig)
+    bloom: BloomConfig = field(default_factory=BloomConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+
+    def __post_init__(self) -> None:
+        if self.bloom.ngram < 1 or self.bloom.stride < 1:
+            raise ValueError("bloom.ngram and bloom.stride must be >= 1")
+        if not 0.0 < self.bloom.fpr < 1.0:
+            raise ValueError(f"bloom.fpr must be between 0 and 1, got {self.bloom.fpr}")
+        if self.bloom.score_window < self.bloom.stride:
+            raise ValueError(f"bloom.score_window must be >= bloom.stride ({self.bloom.stride}), got {self.bloom.score_window}")
+        if self.exact.min_len < 2:
+            raise ValueError(f"exact.min_len must be >= 2 bytes, got {self.exact.min_len}")

@@ -1,0 +1,285 @@
+"""Exact-match location on infini-gram's byte-level suffix array (`--token_dtype u8`).
+
+A shard's files are written as raw UTF-8, each preceded by the 0xff document separator (a byte
+UTF-8 never uses, so no match crosses two files), in infini-gram's own layout:
+
+    tokenized.0   b"\\xff" + file bytes, for every file
+    offset.0      uint64 offset of each file's separator in tokenized.0
+    table.0       the suffix array, built by infini-gram's bundled indexer (`build_sa`)
+    lines.npy     absolute offset of every line start, all files in order
+    doc_lines.npy index into lines.npy of each file's first line
+
+so a match offset maps to a file by bisecting offset.0 and to a 1-based line by bisecting
+lines.npy. For a snippet we report its maximal matching spans as OLMoTrace does (spans that
+occur verbatim and cannot be extended either way), found with O(log n) `find` calls per span:
+probe windows of min_len/2 bytes at that stride (every span of min_len bytes contains one),
+grow a hit left by bisection and right by galloping. The engine's own `attribute` and
+`creativity` scan every offset and took ~70 ms for 300 bytes even on a 48 KB index, and
+`attribute` drops any span seen more than `max_cnt` times (a common licence header) outright.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from attribution.config import ExactConfig
+from starforge.errors import AttributionError
+
+log = logging.getLogger(__name__)
+
+DOC_SEP = b"\xff"
+# The u8 engine checks eos_token_id < vocab_size; neither matters for find (FACTS: Attribution).
+ENGINE_KW = {"eos_token_id": 254, "vocab_size": 255, "version": 4, "token_dtype": "u8"}
+ENGINE_FILES = ("tokenized.0", "offset.0", "table.0", "lines.npy", "doc_lines.npy")
+
+
+class ExactWriter:
+    """Writes one shard's byte stream and side tables; `finish()` builds the suffix array."""
+
+    def __init__(self, shard_dir: Path, cfg: ExactConfig):
+        self.dir = shard_dir
+        self.cfg = cfg
+        self._data = (shard_dir / "tokenized.0").open("wb")
+        self._offsets: list[int] = []
+        self._lines: list[np.ndarray] = []
+        self._doc_lines: list[int] = []
+        self._pos = 0
+        self._num_lines = 0
+
+    def add(self, data: bytes) -> None:
+        self._offsets.append(self._pos)
+        start = self._pos + len(DOC_SEP)
+        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+        starts = np.concatenate(([0], newlines[newlines < len(data)])).astype(np.uint64) + start
+        self._doc_lines.append(self._num_lines)
+        self._lines.append(starts)
+        self._num_lines += len(starts)
+        self._data.write(DOC_SEP)
+        self._data.write(data)
+        self._pos = start + len(data)
+
+    def close(self) -> None:
+        self._data.close()
+
+    def finish(self) -> dict[str, float]:
+        self._data.close()
+        np.array(self._offsets, dtype=np.uint64).tofile(self.dir / "offset.0")
+        np.save(self.dir / "lines.npy", np.concatenate(self._lines) if self._lines else np.zeros(0, np.uint64))
+        np.save(self.dir / "doc_lines.npy", np.array(self._doc_lines, dtype=np.uint64))
+        t0 = time.perf_counter()
+        build_suffix_array(self.dir, self.cfg)
+        return {"suffix_array_s": round(time.perf_counter() - t0, 3), "lines": self._num_lines}
+
+
+def build_suffix_array(shard_dir: Path, cfg: ExactConfig) -> None:
+    """Run infini-gram's indexer on an already tokenized shard (its step 1 sees the files and skips)."""
+    empty = shard_dir / "_empty"
+    empty.mkdir(exist_ok=True)
+    # Its default --ulimit (1048576) fails where the hard limit is lower (FACTS: Attribution).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    ulimit = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    cmd = [sys.executable, "-m", "infini_gram.indexing", "--data_dir", str(empty.resolve()),
+           "--save_dir", str(shard_dir.resolve()), "--token_dtype", "u8", "--mem", str(cfg.mem_gib),
+           "--cpus", str(cfg.cpus), "--ulimit", str(ulimit)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    empty.rmdir()
+    if proc.returncode != 0 or not (shard_dir / "table.0").is_file():
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+        raise RuntimeError(f"infini-gram indexer failed in {shard_dir} (rc {proc.returncode}): " + " | ".join(tail))
+
+
+@dataclass
+class Span:
+    """A maximal matching span: snippet bytes [start, end) occur `count` times in training."""
+    start: int
+    end: int
+    count: int
+    segments: list[tuple[int, int]]  # suffix-array rank range per shard
+
+
+@dataclass
+class Location:
+    shard: int
+    doc: int
+    start_line: int
+    end_line: int
+    offset: int  # byte offset of the match inside the file
+
+
+class _ShardTables:
+    def __init__(self, shard_dir: Path):
+        self.data_file = (shard_dir / "tokenized.0").open("rb")
+        self.data = mmap.mmap(self.data_file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.offsets = np.fromfile(shard_dir / "offset.0", dtype=np.uint64)
+        self.lines = np.load(shard_dir / "lines.npy", mmap_mode="r")
+        self.doc_lines = np.load(shard_dir / "doc_lines.npy")
+        size = len(self.data)
+        # build_sa stores each rank as ceil(log2(size)/8) little-endian bytes.
+        self.ptr_bytes = int(np.ceil(np.log2(size) / 8))
+        self.table = np.memmap(shard_dir / "table.0", dtype=np.uint8, mode="r")
+        if len(self.table) != size * self.ptr_bytes or len(self.doc_lines) != len(self.offsets):
+            raise AttributionError(f"{shard_dir}: index files disagree in size; rebuild with `starforge attribution index`")
+
+    def ptr(self, rank: int) -> int:
+        b = self.ptr_bytes
+        return int.from_bytes(self.table[rank * b:(rank + 1) * b].tobytes(), "little")
+
+    def locate(self, ptr: int, length: int) -> tuple[int, int, int, int]:
+        """(doc, 1-based first line, last line, byte offset inside the doc) of match [ptr, ptr+length)."""
+        doc = int(np.searchsorted(self.offsets, ptr, side="right")) - 1
+        first = int(self.doc_lines[doc])
+        start_line = int(np.searchsorted(self.lines, ptr, side="right")) - first
+        end_line = int(np.searchsorted(self.lines, ptr + length - 1, side="right")) - first
+        return doc, start_line, end_line, ptr - int(self.offsets[doc]) - len(DOC_SEP)
+
+    def line_starts(self, doc: int) -> np.ndarray:
+        """Offsets of the doc's line starts, relative to its first byte."""
+        first = int(self.doc_lines[doc])
+        last = int(self.doc_lines[doc + 1]) if doc + 1 < len(self.doc_lines) else len(self.lines)
+        return np.asarray(self.lines[first:last]) - np.uint64(int(self.offsets[doc]) + len(DOC_SEP))
+
+    def lines_text(self, doc: int, start_line: int, end_line: int) -> str:
+        """Lines start_line..end_line (1-based, inclusive) of a doc, without the final newline."""
+        base = int(self.offsets[doc]) + len(DOC_SEP)
+        end_doc = int(self.offsets[doc + 1]) if doc + 1 < len(self.offsets) else len(self.data)
+        first = int(self.doc_lines[doc])
+        num = (int(self.doc_lines[doc + 1]) if doc + 1 < len(self.doc_lines) else len(self.lines)) - first
+        start = int(self.lines[first + start_line - 1]) if 1 <= start_line <= num else base
+        end = int(self.lines[first + end_line]) if end_line < num else end_doc
+        return self.data[start:end].decode("utf-8", errors="replace").removesuffix("\n")
+
+    def doc_bytes(self, doc: int) -> bytes:
+        start = int(self.offsets[doc]) + len(DOC_SEP)
+        end = int(self.offsets[doc + 1]) if doc + 1 < len(self.offsets) else len(self.data)
+        return self.data[start:end]
+
+    def close(self) -> None:
+        self.table._mmap.close()  # type: ignore[attr-defined]
+        self.data.close()
+        self.data_file.close()
+
+
+class ExactMatcher:
+    """Maximal matching spans of a snippet over all shards at once (one engine, fanned out in C++)."""
+
+    def __init__(self, shard_dirs: Iterable[Path], cfg: ExactConfig):
+        from infini_gram.engine import InfiniGramEngine
+
+        self.shard_dirs = [Path(d) for d in shard_dirs]
+        self.cfg = cfg
+        for d in self.shard_dirs:
+            missing = [name for name in ENGINE_FILES if not (d / name).is_file()]
+            if missing:
+                raise AttributionError(f"{d}: missing {', '.join(missing)}; rebuild with `starforge attribution index`")
+        self.tables = [_ShardTables(d) for d in self.shard_dirs]
+        self.engine = InfiniGramEngine(index_dir=[str(d) for d in self.shard_dirs], **ENGINE_KW) if self.shard_dirs else None
+
+    def _find(self, ids: list[int]):
+        # The C++ engine directly: the Python wrapper re-checks every id, O(len) per call, and
+        # bytes are always valid u8 ids.
+        return self.engine.engine.find(input_ids=ids)  # type: ignore[union-attr]
+
+    def _occurs(self, data: bytes, start: int, end: int) -> bool:
+        return self._find(list(data[start:end])).cnt > 0
+
+    def spans(self, data: bytes) -> list[Span]:
+        """Maximal spans of `data` of at least min_len bytes, longest first."""
+        n, min_len = len(data), self.cfg.min_len
+        if self.engine is None or n < min_len:
+            return []
+        h = max(1, min_len // 2)
+        found: list[tuple[int, int]] = []
+        a, b = -1, -1  # last maximal span found
+        last_probe = n - h
+        for p in range(0, last_probe + 1, h):
+            if len(found) >= self.cfg.max_spans:
+                log.debug("snippet has over %d maximal spans; reporting those found", self.cfg.max_spans)
+                break
+            if b < p + h:
+                if not self._occurs(data, p, p + h):
+                    continue
+                a = self._leftmost(data, max(a, p - h), p, p + h)
+                b = self._gallop(data, a, p + h)
+                found.append((a, b))
+            # Other maximal spans covering this probe start after a and end after b. Any such
+            # span also covers every later probe inside [a, b), so only the last one looks:
+            # checking each probe made a long verbatim snippet quadratic (43 s for 1 MB).
+            while (b < n and len(found) < self.cfg.max_spans and not (p + h <= last_probe and b >= p + 2 * h)
+                   and self._occurs(data, p, b + 1)):
+                a = self._leftmost(data, a, p, b + 1)
+                b = self._gallop(data, a, b + 1)
+                found.append((a, b))
+        spans = []
+        for s, e in found:
+            if e - s >= min_len:
+                res = self._find(list(data[s:e]))
+                spans.append(Span(s, e, res.cnt, [tuple(seg) for seg in res.segment_by_shard]))
+        spans.sort(key=lambda sp: (-(sp.end - sp.start), sp.start))
+        return spans
+
+    def _leftmost(self, data: bytes, lo: int, hi: int, end: int) -> int:
+        """Smallest x in (lo, hi] with data[x:end] in training; data[hi:end] is known to occur."""
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._occurs(data, mid, end):
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def _gallop(self, data: bytes, start: int, end: int) -> int:
+        """Largest e >= end with data[start:e] in training; data[start:end] is known to occur."""
+        n, good, step = len(data), end, 64
+        bad = n + 1
+        while good < n:
+            probe = min(good + step, n)
+            if self._occurs(data, start, probe):
+                good = probe
+                step *= 2
+            else:
+                bad = probe
+                break
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if self._occurs(data, start, mid):
+                good = mid
+            else:
+                bad = mid
+        return good
+
+    def locations(self, span: Span, data: bytes) -> list[Location]:
+        """Up to max_locations training places of a span of `data`, in shard order.
+
+        Lines are those of the span without its leading and trailing whitespace, so a span that
+        begins with the newline ending a line, or ends in the indentation of the next, names
+        only the lines it really shares.
+        """
+        out: list[Location] = []
+        text = data[span.start:span.end]
+        core = text.strip()
+        lead = len(text) - len(text.lstrip()) if core else 0
+        length = len(core) if core else len(text)
+        for shard, (lo, hi) in enumerate(span.segments):
+            tables = self.tables[shard]
+            for rank in range(lo, min(hi, lo + self.cfg.max_locations - len(out))):
+                doc, first, last, offset = tables.locate(tables.ptr(rank) + lead, length)
+                out.append(Location(shard, doc, first, last, offset - lead))
+            if len(out) >= self.cfg.max_locations:
+                break
+        out.sort(key=lambda loc: (loc.shard, loc.doc, loc.start_line))
+        return out
+
+    def close(self) -> None:
+        for t in self.tables:
+            t.close()
+        self.engine = None

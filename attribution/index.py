@@ -1,0 +1,188 @@
+"""`build_index(cfg)`: one attribution index per data shard, under one INDEX_DIR.
+
+    INDEX_DIR/
+      config.yaml             resolved config; queries read ngram/stride/min_len from it
+      manifest.json           shards, counts, bytes per structure, build times
+      shards/NAME/            one per kept file (or one for a plain folder), complete when
+        shard.json            ... this marker exists (written last, after an atomic rename)
+        tokenized.0 offset.0 table.0 lines.npy doc_lines.npy   exact match (attribution.exact)
+        docs.jsonl            id, repo, path, licence, lang of each file, in index order
+        bloom.bin             membership (attribution.bloom)
+        search/               BM25 (attribution.search)
+
+A shard whose marker matches its input's signature is skipped, so re-running on a complete
+index is a no-op and adding a kept file builds only that shard; an interrupted shard is
+rebuilt from scratch. Shards are built one after another in this process; fanning them out
+over datatrove's executors (local, Slurm) is future work, the per-shard layout allows it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from attribution.bloom import BloomWriter, count_ngrams
+from attribution.config import AttributionConfig
+from attribution.corpus import Shard, find_shards
+from attribution.exact import ExactWriter
+from attribution.search import SearchWriter
+from starforge.config import save_config, to_dict
+from starforge.errors import AttributionError
+from starforge.log import progress
+
+log = logging.getLogger(__name__)
+
+FORMAT = "starforge-attribution/1"
+MARKER = "shard.json"
+# Changing these changes what a shard stores; queries of an index must use the values it was built with.
+BUILD_KEYS = ("source.extensions", "source.exclude_dirs", "source.max_file_bytes",
+              "bloom.ngram", "bloom.stride", "bloom.min_distinct_chars")
+
+
+def build_index(cfg: AttributionConfig) -> dict[str, Any]:
+    if cfg.input is None or cfg.output is None:
+        raise AttributionError("attribution index needs --input PATH and --output INDEX_DIR")
+    out = Path(cfg.output)
+    shards = find_shards(Path(cfg.input), cfg.source)
+    _check_same_build(out, cfg)
+    (out / "shards").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "shards").glob(".*.partial"):  # left by an interrupted build
+        shutil.rmtree(stale)
+    t0 = time.perf_counter()
+    built, skipped = [], []
+    for shard in shards:
+        signature = shard.signature()
+        marker = out / "shards" / shard.name / MARKER
+        if marker.is_file() and json.loads(marker.read_text())["signature"] == signature:
+            skipped.append(shard.name)
+            continue
+        _build_shard(shard, signature, out / "shards", cfg)
+        built.append(shard.name)
+    if not built and (out / "manifest.json").is_file():
+        log.info("index %s is complete: %d shards, nothing to do", out, len(skipped))
+        manifest = read_manifest(out)
+        return {**manifest, "built": [], "skipped": skipped}
+    save_config(cfg, out / "config.yaml")
+    manifest = _write_manifest(out)
+    if manifest["totals"]["docs"] == 0:
+        raise AttributionError(f"{cfg.input}: no files to index (empty kept files, or no UTF-8 text files "
+                               f"matching source.extensions={cfg.source.extensions})")
+    t = manifest["totals"]
+    log.info("indexed %d files (%.1f MB) in %d shards (%d built, %d up to date) in %.1f s; index %.1f MB -> %s",
+             t["docs"], t["text_bytes"] / 1e6, len(manifest["shards"]), len(built), len(skipped),
+             time.perf_counter() - t0, t["index_bytes"] / 1e6, out)
+    return {**manifest, "built": built, "skipped": skipped}
+
+
+def _check_same_build(out: Path, cfg: AttributionConfig) -> None:
+    path = out / "config.yaml"
+    if not path.is_file():
+        return
+    old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    new = to_dict(cfg)
+    for key in BUILD_KEYS:
+        section, name = key.split(".")
+        before, now = old.get(section, {}).get(name), new[section][name]
+        if before != now:
+            raise AttributionError(f"{out}: built with {key}={before!r}, now {now!r}; "
+                                   "use the same config to add shards, or write a new --output")
+
+
+def _build_shard(shard: Shard, signature: dict, shards_dir: Path, cfg: AttributionConfig) -> None:
+    final = shards_dir / shard.name
+    tmp = shards_dir / f".{shard.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    t0 = time.perf_counter()
+    exact = ExactWriter(tmp, cfg.exact)
+    search = SearchWriter(tmp, cfg.search)
+    num_docs = text_bytes = expected_ngrams = 0
+    total = signature.get("files") if shard.kind == "folder" else None
+    with (tmp / "docs.jsonl").open("w", encoding="utf-8") as docs:
+        for f in progress(shard.files(), desc=f"index {shard.name}", total=total, unit="file"):
+            data = f.text.encode("utf-8")
+            exact.add(data)
+            search.add(f.text)
+            docs.write(json.dumps(f.metadata(), ensure_ascii=False) + "\n")
+            num_docs += 1
+            text_bytes += len(data)
+            expected_ngrams += count_ngrams(len(f.text), cfg.bloom)
+    times = {"read_s": time.perf_counter() - t0}
+    if num_docs == 0:
+        exact.close()
+        search.finish()
+        info: dict[str, Any] = {"lines": 0, "ngrams": 0}
+        times["suffix_array_s"] = times["bloom_s"] = 0.0
+    else:
+        t1 = time.perf_counter()
+        info = {**search.finish()}
+        times["search_s"] = time.perf_counter() - t1
+        info.update(exact.finish())
+        times["suffix_array_s"] = info.pop("suffix_array_s")
+        t2 = time.perf_counter()
+        bloom = BloomWriter(tmp, expected_ngrams, cfg.bloom)
+        offsets = np.fromfile(tmp / "offset.0", dtype=np.uint64)
+        with (tmp / "tokenized.0").open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as blob:
+            ends = offsets[1:].tolist() + [len(blob)]
+            for start, end in zip(offsets.tolist(), ends):
+                bloom.add(blob[start + 1:end].decode("utf-8"))
+        info.update(bloom.finish())
+        times["bloom_s"] = time.perf_counter() - t2
+    record = {"name": shard.name, "kind": shard.kind, "signature": signature, "docs": num_docs,
+              "text_bytes": text_bytes, **info, "bytes": _sizes(tmp),
+              "build_s": round(time.perf_counter() - t0, 3), "times": {k: round(v, 3) for k, v in times.items()},
+              "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (tmp / MARKER).write_text(json.dumps(record, indent=1) + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    log.info("shard %s: %d files, %.1f MB, built in %.1f s", shard.name, num_docs, text_bytes / 1e6, record["build_s"])
+
+
+def _sizes(shard_dir: Path) -> dict[str, int]:
+    """Bytes on disk per structure."""
+    groups = {"exact": ("tokenized.0", "offset.0", "table.0", "lines.npy", "doc_lines.npy"),
+              "metadata": ("docs.jsonl",), "bloom": ("bloom.bin",)}
+    sizes = {k: sum((shard_dir / n).stat().st_size for n in names if (shard_dir / n).is_file())
+             for k, names in groups.items()}
+    search_dir = shard_dir / "search"
+    sizes["search"] = sum(p.stat().st_size for p in search_dir.rglob("*") if p.is_file()) if search_dir.is_dir() else 0
+    return sizes
+
+
+def _write_manifest(out: Path) -> dict[str, Any]:
+    shards = []
+    for d in sorted((out / "shards").iterdir()):
+        if d.is_dir() and not d.name.startswith(".") and (d / MARKER).is_file():
+            shards.append(json.loads((d / MARKER).read_text()))
+    totals: dict[str, Any] = {key: sum(s[key] for s in shards) for key in ("docs", "text_bytes", "lines", "ngrams")}
+    by_structure = {k: sum(s["bytes"][k] for s in shards) for k in ("exact", "metadata", "bloom", "search")}
+    totals["bytes"] = by_structure
+    totals["index_bytes"] = sum(by_structure.values())
+    totals["build_s"] = round(sum(s["build_s"] for s in shards), 3)
+    manifest = {"format": FORMAT, "shards": shards, "totals": totals}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    path = Path(index_dir) / "manifest.json"
+    if not Path(index_dir).is_dir():
+        raise AttributionError(f"{index_dir}: no such index; build one with `starforge attribution index`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AttributionError(f"{path}: missing; {index_dir} is not a complete index "
+                               "(rerun `starforge attribution index`)") from None
+    except (OSError, ValueError) as exc:
+        raise AttributionError(f"{path}: corrupt manifest ({exc}); rerun `starforge attribution index`") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or "shards" not in manifest:
+        raise AttributionError(f"{path}: not a {FORMAT} manifest; rebuild with `starforge attribution index`")
+    return manifest

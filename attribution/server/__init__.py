@@ -1,0 +1,106 @@
+"""`starforge attribution serve INDEX_DIR --port P`: a small web page and JSON API on localhost.
+
+    GET  /              the page (index.html beside this file): paste a snippet, see membership,
+                        exact matches with their lines highlighted, ranked files, licence badges
+    POST /api/check     {"snippet": "...", "top_k": 10} -> the `Attributor.check` object
+    GET  /api/index     the index manifest's totals and shard names
+
+Standard library only (`http.server`), bound to 127.0.0.1 by default: a local tool, not a
+public service. Requests over `max_request_bytes` get 413 without being read; bad input gets
+400 with {"error": message}; queries run one at a time under a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from attribution.attributor import Attributor
+from attribution.index import read_manifest
+from starforge.errors import AttributionError
+
+log = logging.getLogger(__name__)
+PAGE = Path(__file__).with_name("index.html")
+
+
+def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    att = Attributor(index_dir)
+    manifest = read_manifest(index_dir)
+    summary = {"index": str(index_dir), "shards": [s["name"] for s in manifest["shards"]], **manifest["totals"]}
+    lock = threading.Lock()
+    page = PAGE.read_bytes()
+    limit = att.cfg.exact.max_snippet_bytes * 2 + 4096  # JSON escaping can double a snippet
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "starforge-attribution"
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            log.debug("%s " + fmt, self.address_string(), *args)
+
+        def _send(self, status: int, body: bytes, ctype: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, obj: Any) -> None:
+            self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path in ("/", "/index.html"):
+                self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
+            elif self.path == "/api/index":
+                self._json(HTTPStatus.OK, summary)
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {self.path}"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            if self.path != "/api/check":
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {self.path}"})
+                return
+            try:
+                length = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                self._json(HTTPStatus.LENGTH_REQUIRED, {"error": "Content-Length required"})
+                return
+            if length > limit:
+                self.close_connection = True
+                self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                           {"error": f"request is {length:,} bytes, over the {limit:,}-byte limit"})
+                return
+            try:
+                request = json.loads(self.rfile.read(length) or b"{}")
+                snippet = request.get("snippet") if isinstance(request, dict) else None
+                if not isinstance(snippet, str):
+                    raise AttributionError('send {"snippet": "<code>"}')
+                top_k = request.get("top_k")
+                if top_k is not None and not (isinstance(top_k, int) and 0 < top_k <= 100):
+                    raise AttributionError("top_k must be an integer from 1 to 100")
+                with lock:
+                    result = att.check(snippet, top_k=top_k)
+            except (ValueError, AttributionError) as exc:
+                self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+                return
+            self._json(HTTPStatus.OK, result)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    server.attributor = att  # type: ignore[attr-defined]
+    return server
+
+
+def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+    server = make_server(index_dir, host, port)
+    log.info("attribution page on http://%s:%d/ (index %s); Ctrl-C stops", host, server.server_address[1], index_dir)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        server.attributor.close()  # type: ignore[attr-defined]

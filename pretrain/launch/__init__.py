@@ -1,0 +1,1 @@
+"""Launchers: Slurm sbatch scripts that start torchrun on every node."""

@@ -1,0 +1,227 @@
+"""The one `ModelConfig` of StarCoder-family models and the megatron-core `GPTModel` built from it.
+
+StarCoder (arXiv 2305.06161, section 5): GPT-2 style decoder, multi-query attention (one key/value
+head shared by all query heads), learned absolute positions, GELU MLP with a 4x hidden FFN,
+biases everywhere, LayerNorm, tied input/output embeddings (GPTBigCode ties `lm_head` to `wte`).
+Presets are YAML files in `configs/models/`; everything derived (head size, padded vocab,
+parameters, FLOPs per token) is computed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from starforge.config import from_dict, read_yaml
+from starforge.errors import ConfigError, PretrainError
+
+if TYPE_CHECKING:
+    import torch
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "models"
+
+
+@dataclass
+class ModelConfig:
+    num_layers: int = 2
+    hidden_size: int = 64
+    num_attention_heads: int = 4
+    num_query_groups: int = 1
+    """Key/value heads: 1 is multi-query attention (StarCoder); >1 grouped-query; = heads is MHA."""
+    ffn_hidden_size: int | None = None
+    """MLP hidden size; None means 4 x hidden_size as in StarCoder."""
+    max_position_embeddings: int = 8192
+    """Context the learned position table covers (StarCoder: 8192)."""
+    seq_length: int | None = None
+    """Training sequence length; None means max_position_embeddings."""
+    vocab_size: int | None = 49152
+    """Tokenizer vocabulary; None takes it from the run's tokenizer."""
+    make_vocab_size_divisible_by: int = 128
+    """Megatron pads the embedding rows to a multiple of this times the tensor-parallel size."""
+    position_embedding_type: Literal["learned_absolute", "rope"] = "learned_absolute"
+    rotary_base: int = 10000
+    """Only with RoPE."""
+    layernorm_epsilon: float = 1e-5
+    init_method_std: float = 0.02
+    attention_dropout: float = 0.1
+    """StarCoder trained with 0.1 attention and residual dropout."""
+    hidden_dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("num_layers", "hidden_size", "num_attention_heads", "num_query_groups",
+                     "max_position_embeddings"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(f"model.hidden_size {self.hidden_size} is not divisible by "
+                              f"model.num_attention_heads {self.num_attention_heads}")
+        if self.num_attention_heads % self.num_query_groups:
+            raise ConfigError(f"model.num_attention_heads {self.num_attention_heads} is not divisible by "
+                              f"model.num_query_groups {self.num_query_groups}")
+        if self.ffn_hidden_size is None:
+            self.ffn_hidden_size = 4 * self.hidden_size
+        if self.seq_length is None:
+            self.seq_length = self.max_position_embeddings
+        if self.position_embedding_type == "learned_absolute" and self.seq_length > self.max_position_embeddings:
+            raise ConfigError(f"model.seq_length {self.seq_length} exceeds model.max_position_embeddings "
+                              f"{self.max_position_embeddings} (learned positions)")
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def kv_channels(self) -> int:
+        """Width of the key (and of the value) projection: one head per query group."""
+        return self.num_query_groups * self.head_dim
+
+    def padded_vocab_size(self, tensor_parallel: int = 1) -> int:
+        if self.vocab_size is None:
+            raise PretrainError("model.vocab_size is unset; give the run a tokenizer or set model.vocab_size")
+        multiple = self.make_vocab_size_divisible_by * tensor_parallel
+        return int(math.ceil(self.vocab_size / multiple) * multiple)
+
+    def layer_parameters(self) -> int:
+        h, f = self.hidden_size, self.ffn_hidden_size
+        qkv = h * (h + 2 * self.kv_channels) + (h + 2 * self.kv_channels)
+        proj = h * h + h
+        mlp = h * f + f + f * h + h
+        norms = 2 * 2 * h
+        return qkv + proj + mlp + norms
+
+    def parameters(self, tensor_parallel: int = 1) -> int:
+        """All trainable parameters, counting the tied embedding once (as GPTBigCode does)."""
+        embed = self.padded_vocab_size(tensor_parallel) * self.hidden_size
+        positions = self.max_position_embeddings * self.hidden_size if self.position_embedding_type == "learned_absolute" else 0
+        return embed + positions + self.num_layers * self.layer_parameters() + 2 * self.hidden_size
+
+    def flops_per_token(self, seq_length: int | None = None) -> int:
+        """Training FLOPs per token: 6 x (matmul parameters, the output projection included)
+        plus causal attention scores and mixing, 6 x layers x seq x hidden (half of the dense
+        12 x layers x seq x hidden of Megatron's formula, since only the lower triangle counts)."""
+        s = seq_length or self.seq_length
+        h, f = self.hidden_size, self.ffn_hidden_size
+        matmul = self.num_layers * (h * (h + 2 * self.kv_channels) + h * h + 2 * h * f)
+        matmul += self.padded_vocab_size() * h
+        return 6 * matmul + 6 * self.num_layers * s * h
+
+    def summary(self) -> dict[str, int | str]:
+        return {
+            "parameters": self.parameters(),
+            "flops_per_token": self.flops_per_token(),
+            "layers": self.num_layers,
+            "hidden": self.hidden_size,
+            "heads": self.num_attention_heads,
+            "kv_groups": self.num_query_groups,
+            "head_dim": self.head_dim,
+            "ffn_hidden": self.ffn_hidden_size,
+            "seq_length": self.seq_length,
+            "vocab_size": self.vocab_size or 0,
+            "padded_vocab_size": self.padded_vocab_size(),
+            "position_embedding_type": self.position_embedding_type,
+        }
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str) -> ModelConfig:
+    """A preset by name (`starcoderbase-1b`) or path to a YAML file."""
+    path = PRESET_DIR / f"{name}.yaml" if name in preset_names() else Path(name)
+    if not path.is_file():
+        raise PretrainError(f"unknown model preset '{name}'; choose one of: {', '.join(preset_names())}")
+    return from_dict(ModelConfig, read_yaml(path), where=str(path), prefix="model.")
+
+
+def transformer_config(cfg: ModelConfig, tensor_parallel: int = 1, pipeline_parallel: int = 1,
+                       sequence_parallel: bool = False, params_dtype: torch.dtype | None = None,
+                       recompute: bool = False, on_gpu: bool = False):
+    """megatron-core's `TransformerConfig` for this shape: fusions off on the CPU (they need
+    CUDA kernels), CPU initialisation so weights do not depend on the device."""
+    import torch
+    from megatron.core.transformer import TransformerConfig
+
+    dtype = params_dtype or torch.float32
+    return TransformerConfig(
+        num_layers=cfg.num_layers,
+        hidden_size=cfg.hidden_size,
+        num_attention_heads=cfg.num_attention_heads,
+        num_query_groups=cfg.num_query_groups,
+        ffn_hidden_size=cfg.ffn_hidden_size,
+        kv_channels=cfg.head_dim,
+        # GPTBigCode uses the tanh approximation ("gelu_pytorch_tanh"), as did bigcode's Megatron.
+        activation_func=_gelu_tanh,
+        add_bias_linear=True,
+        add_qkv_bias=True,
+        normalization="LayerNorm",
+        layernorm_epsilon=cfg.layernorm_epsilon,
+        init_method_std=cfg.init_method_std,
+        attention_dropout=cfg.attention_dropout,
+        hidden_dropout=cfg.hidden_dropout,
+        tensor_model_parallel_size=tensor_parallel,
+        pipeline_model_parallel_size=pipeline_parallel,
+        sequence_parallel=sequence_parallel and tensor_parallel > 1,
+        params_dtype=dtype,
+        pipeline_dtype=dtype,
+        bf16=dtype == torch.bfloat16,
+        use_cpu_initialization=True,
+        perform_initialization=True,
+        # Fused kernels need apex/TE; the tanh GELU has no fused bias-GELU anyway.
+        bias_activation_fusion=False,
+        masked_softmax_fusion=False,
+        bias_dropout_fusion=False,
+        gradient_accumulation_fusion=False,
+        persist_layer_norm=False,
+        apply_rope_fusion=False,
+        recompute_granularity="full" if recompute else None,
+        recompute_method="uniform" if recompute else None,
+        recompute_num_layers=1 if recompute else None,
+    )
+
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    return F.gelu(x, approximate="tanh")
+
+
+def layer_spec(cfg: ModelConfig, on_gpu: bool):
+    """TransformerEngine's spec when TE imports and we are on CUDA, else megatron-core's local one."""
+    from megatron.core.models.gpt import gpt_layer_specs
+
+    if on_gpu:
+        try:
+            import transformer_engine  # noqa: F401
+
+            return gpt_layer_specs.get_gpt_layer_with_transformer_engine_spec()
+        except ImportError:
+            pass
+    return gpt_layer_specs.get_gpt_layer_local_spec(normalization="LayerNorm")
+
+
+def build_model(cfg: ModelConfig, tensor_parallel: int = 1, pipeline_parallel: int = 1,
+                sequence_parallel: bool = False, params_dtype: torch.dtype | None = None,
+                recompute: bool = False, on_gpu: bool = False):
+    """This rank's `GPTModel` (parallel state must be initialised). Output layer tied to the
+    word embeddings; logits padded to `padded_vocab_size(tensor_parallel)`."""
+    from megatron.core import parallel_state
+    from megatron.core.models.gpt import GPTModel
+
+    tcfg = transformer_config(cfg, tensor_parallel, pipeline_parallel, sequence_parallel, params_dtype,
+                              recompute, on_gpu)
+    model = GPTModel(
+        config=tcfg,
+        transformer_layer_spec=layer_spec(cfg, on_gpu),
+        vocab_size=cfg.padded_vocab_size(tensor_parallel),
+        max_sequence_length=cfg.max_position_embeddings,
+        pre_process=parallel_state.is_pipeline_first_stage(),
+        post_process=parallel_state.is_pipeline_last_stage(),
+        parallel_output=True,
+        share_embeddings_and_output_weights=True,
+        position_embedding_type=cfg.position_embedding_type,
+        rotary_base=cfg.rotary_base,
+    )
+    return model
