@@ -1,0 +1,129 @@
+"""Passwords: in assignments and config values, in URLs, in connection strings.
+
+bigcode's pipeline found none (it disabled detect-secrets' KeywordDetector and
+BasicAuthDetector as too noisy); these patterns add the code context those plugins lack:
+
+- assignments, keyword arguments, JSON/YAML/INI/.env values under a password-like name
+  (`password`, `passwd`, `passphrase`, `pwd`, `db_pass`): quoted anywhere, bare at the end of
+  a config line;
+- the password in `scheme://user:password@host` (detect-secrets BasicAuthDetector's shape);
+- `Password=...;` / `Pwd=...` in ADO.NET/ODBC/JDBC/libpq connection strings;
+- command lines and tool files: `PGPASSWORD=... psql`, `--password=...`, `mysql -p'...'`,
+  `.netrc`'s `machine h login u password p`.
+
+Ignored: empty, masked or templated values (`***`, `${DB_PASSWORD}`, `%(password)s`,
+`{password}`, `<password>`), values naming themselves (`"password"`), fixtures marked fake,
+identifiers and calls (`password = get_password()`), paths (`pwd = "/home/me"`), prose with
+spaces (`"Enter password:"`), and names that hold no password (`password_hash`,
+`password_min_length`, `PASSWORD_RESET_URL`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import Pattern
+
+from pii.recognizers.base import CodePatternRecognizer, contains_marker, line_bounds
+
+PASSWORD_NAME = r"(?:password|passwd|passphrase|passwort|pwd|(?<![A-Za-z])pass(?![A-Za-z]))"
+ASSIGNED_PASSWORD_PATTERN = (
+    rf"(?im)(?<![\w.\-])(?P<name>[\w.\-]{{0,40}}{PASSWORD_NAME}[\w.\-]{{0,40}})[\"'\]]?\s*(?::=|=>|=|:)[ \t]*"
+    r"(?:[rbuf]?(?P<q>[\"'])(?P<value>[^\"'\s\\]{3,128}+)(?P=q)|(?P<bare>[^\s\"'#;,(){}\[\]]{3,128}+)[ \t\r]*(?:#.*)?$)"
+)
+# detect-secrets' BasicAuthDetector shape; the `user` group is also read by the username recognizer.
+URL_CREDENTIALS_PATTERN = (
+    r"(?<![\w+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,20}://(?P<user>[^:/?#@\s\"'<>{}\[\]\\]{1,64}+)"
+    r":(?P<value>[^@/?#\s\"'<>\\]{1,128}+)@(?P<host>[\w\-]+(?:\.[\w\-]+)*|\[)"
+)
+CONNECTION_STRING_PATTERN = (
+    r"(?i)(?:^|(?<=[;\"'\s]))(?:password|pwd)\s*=\s*(?P<value>[^;\"'\s,()]{1,128}+)(?=;|[\"']|\s|$)"
+)
+# Shell and tool forms: `PGPASSWORD=... psql`, `--password=...`, `mysql -u u -p'...'`, .netrc lines.
+COMMAND_LINE_PATTERN = (
+    r"(?:(?:^|(?<=[\s;`]))[A-Z_]*PASSWORD=|(?<![\w\-])--password[= ]|\bmysql(?:dump|admin)?\b[^\n]{0,80}?\s-p|"
+    r"\bmachine\s+\S+\s+login\s+\S+\s+password\s+)"
+    r"(?:(?P<q>[\"'])(?P<value>[^\"'\s]{3,128}+)(?P=q)|(?P<bare>[^\s\"';&|]{3,128}+))"
+)
+_CONNECTION_CONTEXT = re.compile(
+    r"(?i)\b(?:server|data source|host|hostname|user id|userid|uid|user|database|dbname|initial catalog|port)\s*=")
+# Names that hold something about a password, not one: matched against the name's words
+# (split at `_`, `.`, `-` and camelCase), so `admin_pass` is not rejected for "min".
+_NOT_PASSWORD_WORDS = frozenset(
+    "hash hashed hasher salt length len field label prompt hint regex pattern policy validator validation "
+    "reset forgot url uri path file env var help message msg error text column attr name type input widget "
+    "min max strength expiry expires expiration change manager mode flag enabled required placeholder template "
+    "form view encoder confirm confirmation verify check rule score count timeout retry retries attempts "
+    "storage store backend cmd command option options rounds iterations algorithm algo chars state last "
+    "used status".split())
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_TEMPLATED = re.compile(r"\$\{|\{\{|\}\}|%\(|^%s$|^<.*>$|^\$\w|\{\w*\}|^\*+$|^\.+$|^\?+$|^x+$", re.IGNORECASE)
+_CALL_OR_IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*(?:\(.*)?|[A-Za-z_]\w*\.\w[\w.]*")
+_NAMED_VALUES = frozenset(
+    "password passwd pass pwd secret none null nil true false required optional hidden empty "
+    "string str undefined default unset masked redacted yes no on off enabled disabled options".split())
+
+
+_FORMAT_ONLY = re.compile(r"(?:%[sdr]|[^A-Za-z0-9])+")
+_SNAKE_WORDS = re.compile(r"[a-z]+(?:_[a-z]+)+")
+
+
+def is_placeholder(value: str, fake_markers: list[str]) -> bool:
+    low = value.lower()
+    return (low in _NAMED_VALUES or bool(_TEMPLATED.search(value)) or contains_marker(value, fake_markers)
+            or bool(_FORMAT_ONLY.fullmatch(value))
+            or low.startswith(("os.", "env.", "process.env", "settings.", "config.", "self.")))
+
+
+def is_documentation_host(host: str, ignore_domains: tuple[str, ...]) -> bool:
+    """`user:pass@db.example.com` documents a URL shape; it unlocks nothing."""
+    host = host.lower()
+    return host.rsplit(".", 1)[-1] in ("example", "test", "invalid", "localhost") or any(
+        host == d or host.endswith("." + d) for d in ignore_domains)
+
+
+class PasswordRecognizer(CodePatternRecognizer):
+    ENTITY = "PASSWORD"
+
+    def __init__(self, fake_markers: list[str] = (), ignore_domains: list[str] = ()):
+        super().__init__([Pattern("assigned_password", ASSIGNED_PASSWORD_PATTERN, 0.7),
+                          Pattern("url_credentials", URL_CREDENTIALS_PATTERN, 0.8),
+                          Pattern("connection_string", CONNECTION_STRING_PATTERN, 0.8),
+                          Pattern("command_line", COMMAND_LINE_PATTERN, 0.7)],
+                         context=["password", "passwd", "pwd", "credentials"])
+        self.fake_markers = [m.lower() for m in fake_markers]
+        self.ignore_domains = tuple(d.lower() for d in ignore_domains)
+
+    def accept(self, text: str, match: re.Match[str], start: int, end: int) -> bool:
+        pattern = match.re.pattern
+        if pattern == ASSIGNED_PASSWORD_PATTERN:
+            value = match.group("value") or match.group("bare")
+            name = match.group("name")
+            words = {w.lower() for w in _NAME_WORDS.findall(name)}
+            if words & _NOT_PASSWORD_WORDS or value.startswith(("/", "./", "~/", "$")):
+                return False
+            if words == {"pass"} and value.isalpha():
+                return False  # a bare `pass` key is ambiguous (`'pass': 'bandpass'`): want a non-letter
+            if match.group("bare") is not None and (_CALL_OR_IDENTIFIER.fullmatch(value) and not re.search(r"\d", value)):
+                return False
+            if match.group("bare") is not None and value.isdigit() and len(value) < 6:
+                return False  # `password_rounds: 12`-like numbers
+        elif pattern == COMMAND_LINE_PATTERN:
+            value = match.group("value") or match.group("bare")
+            if value.startswith(("$", "-", "<", "{")) or match.group("bare") is not None and value.isalpha():
+                return False  # `--password $PW`, `--password=<pw>`, a following flag, prose
+        elif pattern == CONNECTION_STRING_PATTERN:
+            value = text[start:end]
+            lo, hi = line_bounds(text, start, end, limit=300)
+            if not _CONNECTION_CONTEXT.search(text, lo, hi):
+                return False
+        else:
+            value = text[start:end]
+            if is_documentation_host(match.group("host"), self.ignore_domains):
+                return False
+            if value.isdigit() and not match.group("user").isdigit() and len(value) <= 5 and "." in match.group("user"):
+                return False  # `host:8080@`-style, a port not a password
+        if _SNAKE_WORDS.fullmatch(value):
+            return False  # an identifier or a status, not a password: `"not_supported"`
+        return len(value) >= 3 and not is_placeholder(value, self.fake_markers) and value.lower() not in (
+            (match.groupdict().get("name") or "").lower(), (match.groupdict().get("user") or "").lower())

@@ -1,0 +1,24 @@
+"""bench/pii.py runs end to end on a small labelled set and ends with its JSON line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_benchmark_prints_named_keys_last():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "pii.py"), "--labelled-mb", "0.3", "--clean-mb", "0.3"],
+                         capture_output=True, text=True, timeout=600, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    for key in ("f1", "baseline_f1"):
+        assert set(result[key]) == {"email", "ip_address", "key", "password"}
+    for key in ("fp_per_mb", "mb_s_per_core", "baseline_mb_s_per_core"):
+        assert result[key] >= 0
+    assert result["f1"]["email"] > 0.9
