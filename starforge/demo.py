@@ -53,6 +53,8 @@ class DemoConfig:
     """Eval preset: HumanEval, n samples per problem, sandboxed execution."""
     eval_overrides: list[str] = field(default_factory=list)
     """Extra `key=value` overrides for the eval config."""
+    attribution_min_len: int = 32
+    """Shortest verbatim span (bytes) reported as an overlap with a training file."""
     limit: int | None = None
     """Evaluate only the first N HumanEval problems (None: all 164)."""
     fresh: bool = False
@@ -172,7 +174,9 @@ def _attribution(cfg: DemoConfig) -> dict[str, Any]:
     from attribution.config import AttributionConfig
 
     index_dir = cfg.output / "attribution" / "index"
-    summary = build_index(load_config(AttributionConfig, None, [f"input={cfg.output / 'data'}", f"output={index_dir}"]))
+    # 32-byte spans (about one line of code): a minutes-old model rarely copies more than a line.
+    summary = build_index(load_config(AttributionConfig, None, [f"input={cfg.output / 'data'}", f"output={index_dir}",
+                                                                f"exact.min_len={cfg.attribution_min_len}"]))
     generations = json.loads((cfg.output / "eval" / "generations_humaneval.json").read_text())
     hits = []
     with Attributor(index_dir) as attributor:

@@ -32,17 +32,17 @@ def plot_funnel(stats: dict[str, Any], path: Path) -> None:
     """Documents left after each curation step, with the removals by reason annotated."""
     labels = ["read"] + [s["step"] for s in stats["steps"]]
     counts = [stats["totals"]["files"]] + [s["kept"] for s in stats["steps"]]
-    fig, ax = plt.subplots(figsize=(7, 0.6 * len(labels) + 1.2))
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(labels) + 1.3))
     bars = ax.barh(labels[::-1], counts[::-1], color="#4c72b0")
     for bar, step in zip(bars[::-1][1:], stats["steps"]):
-        why = ", ".join(f"-{n} {r}" for r, n in step["removed"].items() if n)
+        why = ", ".join(f"-{n} {r}" for r, n in sorted(step["removed"].items(), key=lambda x: -x[1]) if n)
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {int(bar.get_width())}  {why}",
                 va="center", fontsize=8)
     bars[-1].axes.text(counts[0], bars[-1].get_y() + bars[-1].get_height() / 2, f" {counts[0]}", va="center",
                        fontsize=8)
     ax.set_xlabel("documents")
     ax.set_title("data funnel")
-    ax.set_xlim(0, max(counts) * 1.45 if counts and max(counts) else 1)
+    ax.set_xlim(0, max(counts) * 1.9 if counts and max(counts) else 1)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -151,11 +151,11 @@ def _attribution_section(run_dir: Path, summaries: dict[str, Any]) -> list[str]:
              f"{s.get('generations_checked', '?')} generations checked against the index of the kept training "
              f"files; {len(hits)} overlap a training file verbatim.", ""]
     if hits:
-        lines += ["| problem | sample | membership | training file | lines | licence | match bytes |",
-                  "|---:|---:|---:|---|---|---|---:|"]
+        lines += ["| problem | sample | membership | repository | training file | lines | licence | match bytes |",
+                  "|---:|---:|---:|---|---|---|---|---:|"]
         for hit in sorted(hits, key=lambda h: -h["exact"][0]["length"])[:15]:
             top = hit["exact"][0]
-            lines.append(f"| {hit['problem']} | {hit['sample']} | {hit['membership']:.2f} | `{top['path']}` | "
+            lines.append(f"| {hit['problem']} | {hit['sample']} | {hit['membership']:.2f} | {top['repo']} | `{top['path']}` | "
                          f"{top['start_line']}-{top['end_line']} | {top['licence']} | {top['length']} |")
     return lines + [""]
 
