@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         typ, flag = hints[f.name], f"--{f.name}"
         kwargs: dict[str, typing.Any] = {"dest": f.name, "default": argparse.SUPPRESS,
-                                         "help": f"{docs.get(f.name, '')} (default: {f.default!r})"}
+                                         "help": f"{docs.get(f.name, '')} (default: {f.default!r})".replace("%", "%%")}
         if typ is bool and f.default is False:
             parser.add_argument(flag, action="store_true", **kwargs)
         elif typ is bool:  # HfArgumentParser's form for True defaults: --do_sample [false]

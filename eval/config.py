@@ -15,7 +15,8 @@ class EvalConfig:
     tasks: str = "humaneval"
     """Comma list of task names or shell patterns, e.g. humaneval,mbpp or humaneval*."""
     load_data_path: str | None = None
-    """Data for tasks no package ships (mbpp: mbpp.jsonl or a datasets dir saved with save_to_disk)."""
+    """Data for tasks no package ships: a file or a datasets directory (mbpp.jsonl, openai/human-eval-infilling's
+    data/, a nuprl/MultiPL-E snapshot, a Megatron shard prefix for perplexity); see each task's docstring."""
     n_samples: int = 1
     """Completions generated per problem."""
     batch_size: int = 1
@@ -30,6 +31,9 @@ class EvalConfig:
     """Sample (true) or decode greedily (false)."""
     max_length_generation: int = 512
     """Maximum length of prompt + generation, in tokens."""
+    perplexity_stride: int | None = None
+    """Perplexity: tokens the max_length_generation window moves each step (null: half the window; at
+    most the window less one, so every scored token has context)."""
     prompt_batch_size: int = 1
     """Prompts per generate call (left-padded). 1 is the harness's loop; more is faster on small
     models, same distribution, different random draws."""
@@ -53,6 +57,14 @@ class EvalConfig:
     """Score this generations file (harness format) instead of generating; no model needed."""
     metric_output_path: str = "evaluation_results.json"
     """Metrics JSON; per-problem results go beside it as <stem>_<task>_problems.jsonl."""
+    save_references: bool = False
+    """Write each task's references (the test code, or the expected middle) as a JSON list of strings,
+    one per problem: save_references_path with _<task> added (references_humaneval.json)."""
+    save_references_path: str = "references.json"
+    """References file; the task name is appended, as for generations."""
+    check_references: bool = False
+    """Score the reference solutions instead of generating (one per problem; no model needed): every
+    task should then score 100%."""
     generation_only: bool = False
     """Generate (and save) without executing anything."""
     seed: int = 0

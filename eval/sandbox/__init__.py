@@ -45,6 +45,13 @@ What remains possible (stated plainly, as nanochat's `execution.py` does):
 - Outside bubblewrap the uid is dropped only if other users can read the Python installation
   (a pyenv under /root cannot be); as root with neither bubblewrap nor a uid drop, nothing
   bounds the process count (root ignores RLIMIT_NPROC): install bubblewrap.
+- Compiled and other-language programs (`Command`: files plus compile/run steps, for
+  MultiPL-E) run under the same namespaces, uid and rlimits, each step a fresh process that the
+  runner `execve`s after dropping its uid. Their verdict is the exit status of each step as
+  the runner (another uid) sees it, which is MultiPL-E's criterion; nothing the program prints
+  can pass it. Toolchains outside `/usr` (a rustup sysroot, `/etc/java-*` configuration) are
+  mounted read-only where the task asks; mounting a new one restarts the warm workers. A
+  compile step has its own wall and CPU budget (`compile_timeout`), the run step `timeout`.
 - Warm workers reuse one namespace per worker, sequentially: a sample cannot leave a process
   or a file for the next one (both are wiped), but it shares that namespace's hostname and IPC
   state with later samples of the same worker.
@@ -98,12 +105,45 @@ class SandboxConfig:
     (a fresh process per sample still; ~5x less start-up than a new bwrap + Python each)."""
     sandbox_uid: int = 61000
     """First uid the sample runs as when starting as root; worker slot i uses sandbox_uid + i."""
+    compile_timeout: float = 15.0
+    """Seconds of wall time (and CPU) for a compile step of a compiled-language program, apart from
+    `timeout` for running it (MultiPL-E's evaluators give compilers 15 s)."""
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATIONS:
             raise ValueError(f"sandbox.isolation must be one of {', '.join(ISOLATIONS)}, got {self.isolation!r}")
         if self.timeout <= 0 or self.workers < 1:
             raise ValueError("sandbox.timeout must be > 0 and sandbox.workers >= 1")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One process of a `Command`: `argv[0]` an absolute path (no PATH lookup in the sandbox)."""
+
+    argv: tuple[str, ...]
+    kind: str = "run"
+    """compile (budget `compile_timeout`, failure reads "compilation error") or run (`timeout`)."""
+    fail_on_output: str | None = None
+    """Failed when this text is in the output although the exit status is 0 (MultiPL-E's Perl)."""
+    memory_mb: int | None = None
+    """At least this address space (JVMs and V8 reserve far more than they use)."""
+    processes: int | None = None
+    """At least this many processes/threads for the sandbox user (a JVM starts ~20 threads)."""
+    open_files: int | None = None
+    """At least this many open files."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A program in another language: files written in the sample's directory, then steps run
+    in order; the first failing step decides."""
+
+    files: dict[str, str]
+    steps: tuple[Step, ...]
+    binds: tuple[str, ...] = ()
+    """Host paths mounted read-only under bubblewrap (toolchains outside /usr)."""
+    env: dict[str, str] | None = None
+    """Extra environment variables of the steps (JAVA_TOOL_OPTIONS, ...)."""
 
 
 @dataclass
@@ -161,7 +201,14 @@ class Sandbox:
         self._slots: list[int] = list(range(self.cfg.workers))
         self._slot_lock = threading.Lock()
         self._zygotes: dict[int, subprocess.Popen] = {}
+        self._binds: tuple[str, ...] = _default_binds()
+        self._zygote_binds: dict[int, tuple[str, ...]] = {}
 
+    def _add_binds(self, paths: Sequence[str]) -> None:
+        new = [p for p in paths if p not in self._binds]
+        if new:
+            with self._slot_lock:
+                self._binds = tuple(sorted(set(self._binds) | set(new)))
     def close(self) -> None:
         """Stop the warm workers (also done at garbage collection and interpreter exit)."""
         for proc in self._zygotes.values():
@@ -177,18 +224,23 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, chunks: Sequence[str]) -> ExecResult:
+    def run(self, program: Sequence[str] | Command) -> ExecResult:
+        """One program: Python code chunks run in one namespace, or a `Command`."""
+        if isinstance(program, Command):
+            self._add_binds(program.binds)
+        else:
+            program = list(program)
         with self._slot_lock:
             slot = self._slots.pop()
         try:
             if self.isolation == "bwrap" and self.cfg.warm:
-                return self._run_warm(list(chunks), slot)
-            return self._run(list(chunks), slot)
+                return self._run_warm(program, slot)
+            return self._run(program, slot)
         finally:
             with self._slot_lock:
                 self._slots.append(slot)
 
-    def run_many(self, programs: Sequence[Sequence[str]],
+    def run_many(self, programs: Sequence[Sequence[str] | Command],
                  on_done: Callable[[int, ExecResult], None] | None = None) -> list[ExecResult]:
         """Run every program, `workers` at a time; results in input order."""
         results: list[ExecResult | None] = [None] * len(programs)
@@ -205,7 +257,14 @@ class Sandbox:
 
     # -- one sample ------------------------------------------------------------------------
 
-    def _run(self, chunks: list[str], slot: int) -> ExecResult:
+    def _budget(self, program: list[str] | Command) -> float:
+        """Wall seconds a sample may take in all, its steps' budgets summed."""
+        if isinstance(program, Command):
+            return sum(self.cfg.compile_timeout if s.kind == "compile" else self.cfg.timeout
+                       for s in program.steps) + 1.0 * len(program.steps)
+        return self.cfg.timeout
+
+    def _run(self, chunks: list[str] | Command, slot: int) -> ExecResult:
         cfg = self.cfg
         start = time.monotonic()
         nonce = secrets.token_hex(16)
@@ -231,7 +290,7 @@ class Sandbox:
                     proc.stdin.close()  # type: ignore[union-attr]
                 except BrokenPipeError:
                     pass
-                proc.wait(timeout=cfg.timeout + 2.0)  # + start-up; SIGALRM inside fires first
+                proc.wait(timeout=self._budget(chunks) + 2.0)  # + start-up; SIGALRM inside fires first
             except subprocess.TimeoutExpired:
                 timed_out = True
             finally:
@@ -247,9 +306,13 @@ class Sandbox:
                 _kill_uid(cfg.sandbox_uid + slot)
         return self._verdict(record, timed_out, proc.returncode, time.monotonic() - start)
 
-    def _message(self, nonce: str, chunks: list[str], slot: int) -> dict:
+    def _message(self, nonce: str, chunks: list[str] | Command, slot: int) -> dict:
         cfg = self.cfg
         uid = cfg.sandbox_uid + slot if self.drop_uid else None
+        if isinstance(chunks, Command):
+            return {"nonce": nonce, "uid": uid, "gid": uid, "files": chunks.files,
+                    "env": {**_clean_env(), **(chunks.env or {})},  # the runner adds HOME, TMPDIR
+                    "steps": [self._step(step) for step in chunks.steps]}
         return {
             "nonce": nonce,
             "timeout": cfg.timeout,
@@ -266,9 +329,27 @@ class Sandbox:
             },
         }
 
+    def _step(self, step: Step) -> dict:
+        cfg = self.cfg
+        seconds = cfg.compile_timeout if step.kind == "compile" else cfg.timeout
+        return {"argv": list(step.argv), "kind": step.kind, "timeout": seconds,
+                "fail_on_output": step.fail_on_output,
+                "rlimits": {
+                    "RLIMIT_CPU": int(seconds) + 1,
+                    "RLIMIT_AS": max(cfg.memory_mb, step.memory_mb or 0) << 20,
+                    "RLIMIT_FSIZE": cfg.file_size_mb << 20,
+                    "RLIMIT_NOFILE": max(64, step.open_files or 0),
+                    "RLIMIT_CORE": 0,
+                    **({"RLIMIT_NPROC": max(cfg.max_processes, step.processes or 0)} if self.drop_uid else {}),
+                }}
+
     def _zygote(self, slot: int) -> subprocess.Popen:
         proc = self._zygotes.get(slot)
+        if proc is not None and self._zygote_binds.get(slot) != self._binds:  # a toolchain was added
+            _kill_tree(proc)
+            proc = None
         if proc is None or proc.poll() is not None:
+            self._zygote_binds[slot] = self._binds
             argv = self._argv(None, zygote=True)
             # bwrap's --die-with-parent follows the *thread* that started it: spawn from one that lives on
             proc = _spawner().call(lambda: subprocess.Popen(
@@ -277,7 +358,7 @@ class Sandbox:
             self._zygotes[slot] = proc
         return proc
 
-    def _run_warm(self, chunks: list[str], slot: int) -> ExecResult:
+    def _run_warm(self, chunks: list[str] | Command, slot: int) -> ExecResult:
         start = time.monotonic()
         nonce = secrets.token_hex(16)
         body = json.dumps(self._message(nonce, chunks, slot)).encode()
@@ -286,14 +367,14 @@ class Sandbox:
         try:
             proc.stdin.write(b"%08d" % len(body) + body)  # type: ignore[union-attr]
             proc.stdin.flush()  # type: ignore[union-attr]
-            reply = _read_reply(proc.stdout.fileno(), self.cfg.timeout + 10.0)  # type: ignore[union-attr]
+            reply = _read_reply(proc.stdout.fileno(), self._budget(chunks) + 10.0)  # type: ignore[union-attr]
         except (BrokenPipeError, OSError, ValueError):
             reply = None
         seconds = time.monotonic() - start
         if reply is None:  # the warm worker died or hung: replace it, count the sample as failed
             _kill_tree(proc)
             self._zygotes.pop(slot, None)
-            return ExecResult(False, "timed out" if seconds >= self.cfg.timeout else
+            return ExecResult(False, "timed out" if seconds >= self._budget(chunks) else
                               "failed: sandbox worker lost", seconds)
         record = _parse_record(reply.get("record", "").encode(), nonce)
         return self._verdict(record, bool(reply.get("timed_out")), reply.get("status"), seconds)
@@ -329,14 +410,22 @@ class Sandbox:
                 for parent in parents:
                     argv += ["--perms", "0755", "--dir", parent]
                 argv += ["--ro-bind", prefix, prefix]
+            made = {"/", "/usr", *(str(p) for p in Path(prefix).parents)}
+            for path in self._binds:
+                if path.startswith("/usr/") or not os.path.exists(path):
+                    continue
+                for parent in [str(p) for p in reversed(Path(path).parents) if str(p) not in made]:
+                    argv += ["--perms", "0755", "--dir", parent]
+                    made.add(parent)
+                argv += ["--ro-bind", path, path]
             argv += ["--dev", "/dev", "--perms", "1777", "--size", str(self.cfg.tmpfs_mb << 20),
                      "--tmpfs", "/sandbox", "--chdir", "/sandbox", "--clearenv"]
             for key, value in _clean_env().items():
                 argv += ["--setenv", key, value]
             if self.drop_uid:  # the runner drops these with its uid before any sample code runs
-                caps = ["CAP_SETUID", "CAP_SETGID"]
+                caps = ["CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"]  # chown: a Command's files
                 if zygote:  # to kill leftovers and wipe the sample's files between samples
-                    caps += ["CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"]
+                    caps += ["CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER"]
                 argv += ["--cap-drop", "ALL"] + [x for cap in caps for x in ("--cap-add", cap)]
             return argv + py
         if self.isolation == "unshare":
@@ -399,6 +488,11 @@ def _others_can_read(path: str) -> bool:
         return all(os.stat(parent).st_mode & 0o001 for parent in current.parents)
     except OSError:
         return False
+
+
+def _default_binds() -> tuple[str, ...]:
+    """The loader's cache, so programs linked against libraries outside the default paths start."""
+    return tuple(p for p in ("/etc/ld.so.cache",) if os.path.exists(p))
 
 
 def _clean_env() -> dict[str, str]:

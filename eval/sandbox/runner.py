@@ -149,6 +149,83 @@ def run_sample(msg, fd):
     exit_now(_EXIT_REFUSED)
 
 
+def run_steps(msg, workdir):
+    """A `Command`: write its files, run each step as a fresh process that drops to the sandbox
+    uid and `execve`s the tool; return the verdict. Runs in the trusted runner, never in the
+    sample's uid: what the program can influence is its exit status and output, which is what
+    MultiPL-E's evaluators judge (status OK and exit code 0)."""
+    import os
+    import select
+    import time
+
+    uid, gid = msg.get("uid"), msg.get("gid")
+    for name, text in msg["files"].items():
+        path = os.path.join(workdir, name)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if uid is not None:
+            os.chown(path, uid, gid)
+    env = dict(msg["env"], HOME=workdir, TMPDIR=workdir)
+    for step in msg["steps"]:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_fd)
+                null = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(write_fd, 1)
+                os.dup2(write_fd, 2)
+                os.closerange(3, 4096)
+                os.chdir(workdir)
+                _apply_limits({"rlimits": step["rlimits"], "uid": uid, "gid": gid})
+                argv = [arg.replace("{workdir}", workdir) for arg in step["argv"]]
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        os.close(write_fd)
+        pidfd = os.pidfd_open(pid)
+        deadline = time.monotonic() + step["timeout"]
+        output, exited, open_pipe = b"", False, True
+        while not exited:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready = select.select([pidfd] + ([read_fd] if open_pipe else []), [], [], left)[0]
+            if read_fd in ready:
+                chunk = os.read(read_fd, 1 << 16)
+                if not chunk:
+                    open_pipe = False
+                elif len(output) < 4096:  # keep the head, as MultiPL-E keeps 2 KB
+                    output += chunk[:4096 - len(output)]
+            exited = pidfd in ready
+        if not exited:
+            os.kill(pid, 9)
+        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        os.close(pidfd)
+        os.set_blocking(read_fd, False)
+        try:
+            while len(output) < 4096:
+                chunk = os.read(read_fd, 4096 - len(output))
+                if not chunk:
+                    break
+                output += chunk
+        except BlockingIOError:
+            pass
+        os.close(read_fd)
+        text = output.decode("utf-8", "replace").strip()
+        head = text.splitlines()[0][:300] if text else ""
+        if not exited:
+            return "timed out"
+        if status != 0:
+            if step["kind"] == "compile":
+                return "failed: compilation error: " + head
+            return f"failed: exit status {status}" + (": " + head if head else "")
+        if step.get("fail_on_output") and step["fail_on_output"] in text:
+            return "failed: " + head
+    return "passed"
+
+
 def _read_exact(fd, n):
     data = b""
     while len(data) < n:
@@ -170,7 +247,37 @@ def once():
     msg = json.loads(raw)
     del raw, chunk
     posix.dup2(posix.open("/dev/null", posix.O_RDWR), 0)
+    if msg.get("steps") is not None:
+        fd, tag = msg.pop("fd"), msg.pop("nonce").encode()
+        verdict = run_steps(msg, posix.getcwd())
+        posix.write(fd, tag + b" " + json.dumps({"result": verdict[:4000]}).encode() + b"\n")
+        posix._exit(0)
     run_sample(msg, msg.pop("fd"))
+
+
+def _wipe(os, shutil, workdir):
+    """Kill every process left in this PID namespace but us and its init, then empty the
+    writable tree, so nothing of one sample survives into the next."""
+    try:
+        os.kill(-1, 9)
+    except ProcessLookupError:
+        pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    for path in (os.path.dirname(workdir), "/dev/shm"):  # the whole writable tree
+        for name in os.listdir(path) if os.path.isdir(path) else ():
+            target = os.path.join(path, name)
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(target)
+                except OSError:
+                    pass
 
 
 def zygote(workdir):
@@ -198,6 +305,20 @@ def zygote(workdir):
         os.mkdir(workdir, 0o700)
         if uid is not None:
             os.chown(workdir, uid, msg["gid"])
+        if msg.get("steps") is not None:  # another language: the zygote runs the steps itself
+            tag = msg.pop("nonce").encode()
+            verdict = run_steps(msg, workdir)
+            record = tag + b" " + json.dumps({"result": verdict[:4000]}).encode() + b"\n"
+            status, timed_out = 0, verdict == "timed out"
+            msg.clear()
+            del msg
+            _wipe(os, shutil, workdir)
+            reply = json.dumps({"record": record.decode("utf-8", "replace"), "status": status,
+                                "timed_out": timed_out}).encode()
+            data = b"%08d" % len(reply) + reply
+            while data:
+                data = data[os.write(out, data):]
+            continue
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -232,26 +353,7 @@ def zygote(workdir):
         except BlockingIOError:
             pass
         os.close(read_fd)
-        try:
-            os.kill(-1, 9)  # everything in this PID namespace but us and its init
-        except ProcessLookupError:
-            pass
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    break
-            except ChildProcessError:
-                break
-        for path in (os.path.dirname(workdir), "/dev/shm"):  # the whole writable tree
-            for name in os.listdir(path) if os.path.isdir(path) else ():
-                target = os.path.join(path, name)
-                if os.path.isdir(target) and not os.path.islink(target):
-                    shutil.rmtree(target, ignore_errors=True)
-                else:
-                    try:
-                        os.unlink(target)
-                    except OSError:
-                        pass
+        _wipe(os, shutil, workdir)
         reply = json.dumps({"record": record.decode("utf-8", "replace"), "status": status,
                             "timed_out": timed_out}).encode()
         data = b"%08d" % len(reply) + reply

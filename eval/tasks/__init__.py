@@ -36,6 +36,8 @@ class Task:
     name: str = ""
     stop_words: tuple[str, ...] = ()
     requires_execution: bool = True
+    needs_model: bool = False
+    """Scores the model itself (perplexity) instead of generations: implements `score_model`."""
     k: tuple[int, ...] = (1, 10, 100)
     timeout: float = 3.0
 
@@ -45,6 +47,10 @@ class Task:
 
     def problems(self) -> list[Problem]:
         raise NotImplementedError
+
+    def check_runnable(self) -> None:
+        """Raise `EvalError` when this machine cannot run the task's programs (a missing
+        compiler): called before any generation, so an hour of sampling is not lost."""
 
     def prompt(self, problem: Problem) -> str:
         """The text the model continues (the harness's `get_prompt`)."""
@@ -65,8 +71,15 @@ class Task:
         return [generation, "\n" + self.reference(problem)]
 
     def canonical_generation(self, problem: Problem) -> str:
-        """A generation made of the reference solution, for checking the task end to end."""
+        """A generation made of the reference solution, for checking the task end to end
+        (what `--check_references` scores)."""
         return problem.prompt + problem.canonical_solution
+
+    def process_results(self, problems: list[Problem],
+                        generations: list[list[str]]) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """Metrics and per-problem records of a task that runs no code (`requires_execution`
+        false), as the harness's `process_results`; executing tasks are scored by pass@k."""
+        raise NotImplementedError
 
 
 def stop_at_stop_words(text: str, stop_words: tuple[str, ...]) -> str:

@@ -52,3 +52,19 @@ def build_tiny_model(out_dir, hidden: int = 64, layers: int = 2, heads: int = 4,
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny_gptbigcode"))
+
+
+@pytest.fixture(scope="session")
+def tiny_fim_model_dir(tmp_path_factory, tiny_model_dir):
+    """The tiny model with StarCoder's FIM sentinels added as special tokens (as our tokenizer has
+    them), its embeddings resized: a copy, so the plain tiny model stays as it is."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("tiny_fim")
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.add_special_tokens({"additional_special_tokens": ["<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<file_sep>"]})
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.resize_token_embeddings(len(tok))
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out

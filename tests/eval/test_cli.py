@@ -41,6 +41,14 @@ def test_harness_flags_parse_with_harness_meaning():
     assert parse_config(["--do_sample"]).do_sample is True
 
 
+def test_help_lists_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(["--help"])
+    out = capsys.readouterr().out
+    assert all(f"--{flag}" in out for flag in ("check_references", "save_references", "perplexity_stride",
+                                               "load_data_path", "allow_code_execution"))
+
+
 def test_flags_override_config_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("n_samples: 4\nbatch_size: 2\n")

@@ -52,7 +52,9 @@ def test_program_is_generation_plus_reference_like_the_harness(humaneval):
 
 def test_resolve_tasks_accepts_patterns_and_lists():
     assert resolve_tasks("humaneval") == ["humaneval"]
-    assert resolve_tasks("humaneval*") == ["humaneval", "humaneval-unstripped"]
+    assert resolve_tasks("humaneval-un*") == ["humaneval-unstripped"]
+    assert {"humaneval", "humaneval-unstripped", "humaneval-infilling-single-line"} <= set(resolve_tasks("humaneval*"))
+    assert resolve_tasks("mbpp,multiple-js") == ["mbpp", "multiple-js"]
 
 
 def test_unknown_task_is_a_one_line_error():
