@@ -6,29 +6,37 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint clean sandbox browser
 
 $(STAMP): pyproject.toml
-	@# bubblewrap is the eval sandbox's isolation (namespaces, read-only mounts); without it the
-	@# sandbox falls back to weaker isolation and says so. Installed when we may (root + apt).
-	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null); } || \
-	  echo "warning: bubblewrap not installed; eval's sandbox will use weaker isolation (see docs/eval.md)"
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) sandbox
 
-demo: $(STAMP)
+# bubblewrap is the eval sandbox's isolation (namespaces, read-only mounts); without it the
+# sandbox falls back to weaker isolation and says so. Installed when we may (root + apt).
+sandbox:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null); } || \
+	  echo "warning: bubblewrap not installed; eval's sandbox will use weaker isolation (see docs/eval.md)"
+
+# Debian's chromium drives the attribution page's browser test (skipped, with a reason, without it).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); } || \
+	  echo "warning: chromium not installed; the attribution page test will be skipped"
+
+demo: install
 	$(BIN)/starforge demo
 
-test: $(STAMP)
+test: install browser
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)

@@ -1,6 +1,7 @@
 """`starforge attribution index|check|serve`.
 
-    starforge attribution index --input runs/demo/data --output runs/demo/attribution
+    starforge attribution index --input runs/demo/data --output runs/demo/attribution --set build.workers=2
+    starforge attribution index --config configs/attribution/slurm.yaml --input DATA --output INDEX_DIR
     starforge attribution check runs/demo/attribution "def fibonacci(n):..."
     starforge attribution check runs/demo/attribution --file gen.py --json
     starforge attribution serve runs/demo/attribution --port 8000
@@ -52,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         from attribution.index import build_index
 
         result = build_index(cfg)
+        if "slurm" in result:
+            job = result["slurm"]
+            print(f"slurm job for {len(result['pending'])} shard(s) in {job['tasks']} task(s): {job['script']}"
+                  + (" (written, not submitted: sbatch it)" if cfg.build.dry_run else " (submitted)")
+                  + "; when it has finished, rerun this command to write the manifest")
+            return 0
         t = result["totals"]
         print(f"index {cfg.output}: {t['docs']:,} files, {t['text_bytes'] / 1e6:.1f} MB of text in "
               f"{len(result['shards'])} shards ({len(result['built'])} built, {len(result['skipped'])} up to date); "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass
@@ -64,6 +65,36 @@ class SearchConfig:
 
 
 @dataclass
+class SlurmConfig:
+    partition: str = "cpu"
+    """Slurm partition of the index job array."""
+    time: str = "04:00:00"
+    """Wall-time limit of each task (one or more shards)."""
+    cpus_per_task: int = 1
+    """CPUs per task; set exact.cpus to the same value so the suffix-array builder uses them."""
+    mem_per_cpu_gb: int = 4
+    """Memory per CPU (GB); the suffix-array builder needs about exact.mem_gib plus the shard's text."""
+    venv_path: str | None = None
+    """Activate script (`.venv/bin/activate`) each job sources; None: the job's environment as is."""
+    sbatch_args: dict[str, str] = field(default_factory=dict)
+    """Extra `#SBATCH --key=value` lines (account, qos, ...)."""
+
+
+@dataclass
+class BuildConfig:
+    executor: Literal["local", "slurm"] = "local"
+    """Where shard builds run: datatrove's LocalPipelineExecutor on this machine, or a Slurm job array."""
+    tasks: int | None = None
+    """datatrove tasks; task r builds the shards r, r+tasks, ... still to build. None: one task per shard."""
+    workers: int = 1
+    """Local tasks run at once (processes); 1 runs them one after another in this process."""
+    dry_run: bool = False
+    """With executor=slurm: write the sbatch script and pickled job under INDEX_DIR/slurm/, submit nothing."""
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    """Job settings used with executor=slurm."""
+
+
+@dataclass
 class AttributionConfig:
     input: Path | None = None
     """Kept output of `starforge data` (a folder with kept/, or kept/ itself) or a plain folder of repositories."""
@@ -73,6 +104,7 @@ class AttributionConfig:
     exact: ExactConfig = field(default_factory=ExactConfig)
     bloom: BloomConfig = field(default_factory=BloomConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
 
     def __post_init__(self) -> None:
         if self.bloom.ngram < 1 or self.bloom.stride < 1:
@@ -81,5 +113,7 @@ class AttributionConfig:
             raise ValueError(f"bloom.fpr must be between 0 and 1, got {self.bloom.fpr}")
         if self.bloom.score_window < self.bloom.stride:
             raise ValueError(f"bloom.score_window must be >= bloom.stride ({self.bloom.stride}), got {self.bloom.score_window}")
+        if self.build.workers < 1 or (self.build.tasks is not None and self.build.tasks < 1):
+            raise ValueError(f"build.workers and build.tasks must be >= 1, got {self.build.workers} and {self.build.tasks}")
         if self.exact.min_len < 2:
             raise ValueError(f"exact.min_len must be >= 2 bytes, got {self.exact.min_len}")

@@ -197,6 +197,9 @@ class ExactMatcher:
         n, min_len = len(data), self.cfg.min_len
         if self.engine is None or n < min_len:
             return []
+        whole = self._find(list(data))
+        if whole.cnt > 0:  # a verbatim copy, the common case: one find instead of ~n/h probes and bisections
+            return [Span(0, n, whole.cnt, [tuple(seg) for seg in whole.segment_by_shard])]
         h = max(1, min_len // 2)
         found: list[tuple[int, int]] = []
         a, b = -1, -1  # last maximal span found

@@ -9,11 +9,15 @@
         docs.jsonl            id, repo, path, licence, lang of each file, in index order
         bloom.bin             membership (attribution.bloom)
         search/               BM25 (attribution.search)
+      logs/build/             datatrove's task logs and stats of the last local build
+      slurm/                  launch_script.slurm, executor.pik (build.executor=slurm)
 
 A shard whose marker matches its input's signature is skipped, so re-running on a complete
 index is a no-op and adding a kept file builds only that shard; an interrupted shard is
-rebuilt from scratch. Shards are built one after another in this process; fanning them out
-over datatrove's executors (local, Slurm) is future work, the per-shard layout allows it.
+rebuilt from scratch. The shards still to build run as datatrove tasks (attribution.parallel):
+`LocalPipelineExecutor` with `build.workers` processes, or a Slurm job array
+(`build.executor=slurm`, `build.dry_run=true` to write the job without submitting it). The
+manifest is written here once every shard is built.
 """
 
 from __future__ import annotations
@@ -57,20 +61,26 @@ def build_index(cfg: AttributionConfig) -> dict[str, Any]:
     for stale in (out / "shards").glob(".*.partial"):  # left by an interrupted build
         shutil.rmtree(stale)
     t0 = time.perf_counter()
-    built, skipped = [], []
-    for shard in shards:
-        signature = shard.signature()
-        marker = out / "shards" / shard.name / MARKER
-        if marker.is_file() and json.loads(marker.read_text())["signature"] == signature:
-            skipped.append(shard.name)
-            continue
-        _build_shard(shard, signature, out / "shards", cfg)
-        built.append(shard.name)
-    if not built and (out / "manifest.json").is_file():
+    due = [shard for shard in shards if not _is_built(shard, out / "shards")]
+    skipped = [shard.name for shard in shards if shard not in due]
+    built = [shard.name for shard in due]
+    on_disk = _built_names(out)
+    if not due and (out / "manifest.json").is_file() and \
+            [s["name"] for s in read_manifest(out)["shards"]] == on_disk:
         log.info("index %s is complete: %d shards, nothing to do", out, len(skipped))
-        manifest = read_manifest(out)
-        return {**manifest, "built": [], "skipped": skipped}
+        return {**read_manifest(out), "built": [], "skipped": skipped}
     save_config(cfg, out / "config.yaml")
+    if due:
+        from attribution import parallel
+
+        if cfg.build.executor == "slurm":
+            if cfg.build.dry_run:
+                job = parallel.write_slurm_job(due, out, cfg)
+            else:
+                parallel.submit_slurm(due, out, cfg)
+                job = {"script": str(out.resolve() / parallel.SLURM_DIR / "launch_script.slurm"), "tasks": len(due)}
+            return {"slurm": job, "built": [], "pending": built, "skipped": skipped}
+        parallel.run_local(due, out, cfg)
     manifest = _write_manifest(out)
     if manifest["totals"]["docs"] == 0:
         raise AttributionError(f"{cfg.input}: no files to index (empty kept files, or no UTF-8 text files "
@@ -79,7 +89,7 @@ def build_index(cfg: AttributionConfig) -> dict[str, Any]:
     log.info("indexed %d files (%.1f MB) in %d shards (%d built, %d up to date) in %.1f s; index %.1f MB -> %s",
              t["docs"], t["text_bytes"] / 1e6, len(manifest["shards"]), len(built), len(skipped),
              time.perf_counter() - t0, t["index_bytes"] / 1e6, out)
-    return {**manifest, "built": built, "skipped": skipped}
+    return {**manifest, "built": built, "skipped": skipped, "wall_s": round(time.perf_counter() - t0, 3)}
 
 
 def _check_same_build(out: Path, cfg: AttributionConfig) -> None:
@@ -94,6 +104,26 @@ def _check_same_build(out: Path, cfg: AttributionConfig) -> None:
         if before != now:
             raise AttributionError(f"{out}: built with {key}={before!r}, now {now!r}; "
                                    "use the same config to add shards, or write a new --output")
+
+
+def _is_built(shard: Shard, shards_dir: Path) -> bool:
+    marker = shards_dir / shard.name / MARKER
+    return marker.is_file() and json.loads(marker.read_text())["signature"] == shard.signature()
+
+
+def _built_names(out: Path) -> list[str]:
+    return sorted(d.name for d in (out / "shards").iterdir()
+                  if d.is_dir() and not d.name.startswith(".") and (d / MARKER).is_file())
+
+
+def build_shard_if_due(shard: Shard, shards_dir: Path, cfg: AttributionConfig) -> bool:
+    """Build one shard unless its marker matches its input; True when built. Run by datatrove tasks."""
+    signature = shard.signature()
+    marker = shards_dir / shard.name / MARKER
+    if marker.is_file() and json.loads(marker.read_text())["signature"] == signature:
+        return False
+    _build_shard(shard, signature, shards_dir, cfg)
+    return True
 
 
 def _build_shard(shard: Shard, signature: dict, shards_dir: Path, cfg: AttributionConfig) -> None:

@@ -6,8 +6,11 @@
     GET  /api/index     the index manifest's totals and shard names
 
 Standard library only (`http.server`), bound to 127.0.0.1 by default: a local tool, not a
-public service. Requests over `max_request_bytes` get 413 without being read; bad input gets
-400 with {"error": message}; queries run one at a time under a lock.
+public service. A request body over the limit (twice exact.max_snippet_bytes plus 4 KiB, as
+JSON escaping can double a snippet) gets 413: its body is read and dropped up to DRAIN_BYTES
+so the client sees the answer rather than a reset, and the connection is closed. Bad input gets
+400 with {"error": message}; a bug gets 500 with a message and a logged traceback, and the
+server goes on. Queries run one at a time under a lock.
 """
 
 from __future__ import annotations
@@ -26,15 +29,18 @@ from starforge.errors import AttributionError
 
 log = logging.getLogger(__name__)
 PAGE = Path(__file__).with_name("index.html")
+DRAIN_BYTES = 64 << 20  # larger bodies are not read at all: the connection is closed on them
 
 
 def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     att = Attributor(index_dir)
     manifest = read_manifest(index_dir)
-    summary = {"index": str(index_dir), "shards": [s["name"] for s in manifest["shards"]], **manifest["totals"]}
     lock = threading.Lock()
     page = PAGE.read_bytes()
     limit = att.cfg.exact.max_snippet_bytes * 2 + 4096  # JSON escaping can double a snippet
+    summary = {"index": str(index_dir), "shards": [s["name"] for s in manifest["shards"]], **manifest["totals"],
+               "max_request_bytes": limit, "max_snippet_bytes": att.cfg.exact.max_snippet_bytes,
+               "ngram": att.cfg.bloom.ngram}
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "starforge-attribution"
@@ -70,10 +76,16 @@ def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> T
             except ValueError:
                 self._json(HTTPStatus.LENGTH_REQUIRED, {"error": "Content-Length required"})
                 return
+            if length < 0:
+                self._json(HTTPStatus.BAD_REQUEST, {"error": "negative Content-Length"})
+                return
             if length > limit:
                 self.close_connection = True
+                if length <= DRAIN_BYTES:
+                    self._drain(length)
                 self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                           {"error": f"request is {length:,} bytes, over the {limit:,}-byte limit"})
+                           {"error": f"request is {length:,} bytes, over the {limit:,}-byte limit; "
+                                     f"check at most {att.cfg.exact.max_snippet_bytes:,} bytes of code at a time"})
                 return
             try:
                 request = json.loads(self.rfile.read(length) or b"{}")
@@ -85,10 +97,26 @@ def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> T
                     raise AttributionError("top_k must be an integer from 1 to 100")
                 with lock:
                     result = att.check(snippet, top_k=top_k)
+            except UnicodeDecodeError:
+                self._json(HTTPStatus.BAD_REQUEST, {"error": "request body is not UTF-8 JSON; "
+                                                             'send {"snippet": "<code>"}'})
+                return
             except (ValueError, AttributionError) as exc:
                 self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
                 return
+            except Exception as exc:  # a bug: answer, log it, keep serving
+                log.exception("check failed")
+                self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error ({type(exc).__name__}); "
+                                                                       "see the server log"})
+                return
             self._json(HTTPStatus.OK, result)
+
+        def _drain(self, length: int) -> None:
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 20))
+                if not chunk:
+                    break
+                length -= len(chunk)
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True

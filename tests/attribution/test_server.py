@@ -77,3 +77,20 @@ def test_request_over_the_size_limit_is_refused_and_server_keeps_serving(base_ur
     assert status == 400 and "max_snippet_bytes" in body["error"]
     status, _ = _post(base_url + "/api/check", b'{"snippet": "import heapq"}')
     assert status == 200
+
+
+def test_binary_request_body_gets_400(base_url):
+    status, body = _post(base_url + "/api/check", bytes(range(256)) * 8)
+    assert status == 400 and body["error"]
+
+
+def test_megabyte_snippet_gets_413_with_the_limit(base_url):
+    status, body = _post(base_url + "/api/check", json.dumps({"snippet": "z = 2\n" * (1_000_000 // 6)}).encode())
+    assert status == 413 and "limit" in body["error"] and "max_snippet_bytes" not in body["error"]
+
+
+@pytest.mark.parametrize("snippet", ["AND", "foo AND bar", '"', '"quoted phrase"', "(", ")", "(a OR b)", "*", "a*b*",
+                                     "Ωmega = 'naïve' # 日本語 🚀", "\x00\x1b[31m\x7f"])
+def test_query_syntax_and_odd_text_get_200(base_url, snippet):
+    status, body = _post(base_url + "/api/check", json.dumps({"snippet": snippet}).encode())
+    assert status == 200 and isinstance(body["search"], list) and 0.0 <= body["membership"] <= 1.0

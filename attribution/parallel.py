@@ -1,0 +1,161 @@
+"""Building shards in parallel on datatrove's executors: one `ShardIndexStep` pipeline, N tasks.
+
+Task r of N builds the shards r, r+N, ... of the list still to build (one shard per kept file),
+each into its own folder, so tasks never share a file and a new shard never touches the others.
+Locally, `LocalPipelineExecutor` runs the tasks `build.workers` at a time; on Slurm the same
+pipeline is pickled for datatrove's `launch_pickled_pipeline` and run as a job array, one array
+element per task. With `build.dry_run` the job is written under INDEX_DIR/slurm/ exactly as
+datatrove's `SlurmPipelineExecutor.launch_job` writes it (executor.pik, ranks_to_run.json,
+launch_script.slurm), and nothing is submitted; `sbatch INDEX_DIR/slurm/launch_script.slurm`
+submits it by hand. Once the array has finished, rerunning `starforge attribution index` with the
+same arguments finds every shard built and writes the manifest.
+
+Completion is our shard marker (`shard.json`), not datatrove's per-rank markers: ranks change
+meaning whenever the set of shards to build does, so executors run with `skip_completed=False`
+and a task skips a shard whose marker already matches (a requeued Slurm task resumes).
+
+datatrove logs through loguru: unless this module's logger is at DEBUG, tasks print only
+warnings; each task's full log is in INDEX_DIR/logs/build/logs/task_NNNNN.log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import dill
+from datatrove.data import DocumentsPipeline
+from datatrove.executor.base import DistributedEnvVars
+from datatrove.executor.local import LocalPipelineExecutor
+from datatrove.executor.slurm import SlurmPipelineExecutor
+from datatrove.pipeline.base import PipelineStep
+from loguru import logger
+
+from attribution.config import AttributionConfig
+from attribution.corpus import Shard
+from starforge.errors import AttributionError
+
+log = logging.getLogger(__name__)
+
+SLURM_DIR = "slurm"
+JOB_NAME = "starforge_attribution_index"
+
+
+class ShardIndexStep(PipelineStep):
+    """Builds this task's share of the shards (every world_size-th, from its rank)."""
+
+    name = "attribution shard index"
+    type = "Indexer"
+
+    def __init__(self, shards: Sequence[Shard], shards_dir: Path, cfg: AttributionConfig):
+        super().__init__()
+        self.shards = list(shards)
+        self.shards_dir = Path(shards_dir)
+        self.cfg = cfg
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        from attribution.index import build_shard_if_due
+
+        for shard in self.shards[rank::world_size]:
+            with self.track_time():
+                built = build_shard_if_due(shard, self.shards_dir, self.cfg)
+            self.stat_update("shards_built" if built else "shards_up_to_date")
+        return data
+
+
+class _QuietLocalExecutor(LocalPipelineExecutor):
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        # datatrove gives a task's stderr sink INFO only when local_rank == 0 (it uses local_rank for
+        # nothing else) and restores a DEBUG sink after each task, in worker processes too.
+        _quiet_loguru()
+        try:
+            return super()._run_for_rank(rank, local_rank=1, node_rank=node_rank)
+        finally:
+            _quiet_loguru()
+
+
+def _quiet_loguru() -> None:
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+
+
+class _SlurmExecutor(SlurmPipelineExecutor):
+    """datatrove's Slurm executor for single-node tasks: it does not ask `scontrol` for the node
+    list (each shard build is one process; no task talks to another node)."""
+
+    def get_distributed_env(self, node_rank: int = -1) -> DistributedEnvVars:
+        return DistributedEnvVars(
+            datatrove_node_ips=os.environ.get("SLURMD_NODENAME", socket.gethostname()),
+            datatrove_cpus_per_task=str(self.cpus_per_task), datatrove_mem_per_cpu=str(self.mem_per_cpu_gb),
+            datatrove_gpus_on_node="0", datatrove_executor="SLURM")
+
+
+def run_local(shards: Sequence[Shard], out: Path, cfg: AttributionConfig) -> None:
+    """Build `shards` into out/shards/ as min(tasks, shards) datatrove tasks, `workers` at a time."""
+    tasks = min(cfg.build.tasks or len(shards), len(shards))
+    workers = min(cfg.build.workers, tasks)
+    step = ShardIndexStep(shards, out / "shards", cfg)
+    logging_dir = str(out / "logs" / "build")
+    log.info("building %d shard(s) as %d datatrove task(s), %d at a time", len(shards), tasks, workers)
+    if log.isEnabledFor(logging.DEBUG):
+        LocalPipelineExecutor([step], tasks=tasks, workers=workers, logging_dir=logging_dir,
+                              skip_completed=False).run()
+        return
+    _quiet_loguru()
+    try:
+        _QuietLocalExecutor([step], tasks=tasks, workers=workers, logging_dir=logging_dir, skip_completed=False).run()
+    finally:
+        logger.remove()
+        logger.add(sys.stderr)  # datatrove's default sink, as found
+
+
+def slurm_executor(shards: Sequence[Shard], out: Path, cfg: AttributionConfig) -> SlurmPipelineExecutor:
+    s = cfg.build.slurm
+    tasks = min(cfg.build.tasks or len(shards), len(shards))
+    step = ShardIndexStep(shards, out.resolve() / "shards", cfg)
+    return _SlurmExecutor(
+        [step], tasks=tasks, time=s.time, partition=s.partition, cpus_per_task=s.cpus_per_task,
+        mem_per_cpu_gb=s.mem_per_cpu_gb, job_name=JOB_NAME, venv_path=s.venv_path,
+        sbatch_args=dict(s.sbatch_args), logging_dir=str(out.resolve() / SLURM_DIR), skip_completed=False,
+        slurm_logs_folder=str(out.resolve() / SLURM_DIR / "slurm_logs"))
+
+
+def write_slurm_job(shards: Sequence[Shard], out: Path, cfg: AttributionConfig) -> dict[str, str | int]:
+    """The files `SlurmPipelineExecutor.launch_job` writes before it calls sbatch, and no sbatch.
+
+    The job is the one datatrove would submit: each array element runs `launch_pickled_pipeline
+    executor.pik` with SLURM_ARRAY_TASK_ID set, which runs its task's shards.
+    """
+    executor = slurm_executor(shards, out, cfg)
+    ranks = list(range(executor.tasks))
+    with executor.logging_dir.open("executor.pik", "wb") as fh:
+        dill.dump(executor, fh, fmode=dill.CONTENTS_FMODE)
+    executor.save_executor_as_json()
+    with executor.logging_dir.open("ranks_to_run.json", "w") as fh:
+        json.dump(ranks, fh)
+    max_array = min(len(ranks), executor.max_array_size) if executor.max_array_size != -1 else len(ranks)
+    script = executor.get_launch_file_contents(
+        executor.get_sbatch_args(max_array),
+        f"srun -l -n {executor.nodes_per_task} launch_pickled_pipeline "
+        f"{executor.logging_dir.resolve_paths('executor.pik')}")
+    with executor.logging_dir.open("launch_script.slurm", "w") as fh:
+        fh.write(script)
+    folder = out.resolve() / SLURM_DIR
+    log.info("slurm job for %d shard(s) in %d task(s) written, not submitted: sbatch %s",
+             len(shards), executor.tasks, folder / "launch_script.slurm")
+    return {"script": str(folder / "launch_script.slurm"), "executor": str(folder / "executor.pik"),
+            "tasks": executor.tasks, "shards": len(shards)}
+
+
+def submit_slurm(shards: Sequence[Shard], out: Path, cfg: AttributionConfig) -> None:
+    executor = slurm_executor(shards, out, cfg)
+    try:
+        executor.run()
+    except FileNotFoundError as exc:
+        raise AttributionError(f"build.executor=slurm: cannot submit ({exc.strerror}: {exc.filename}); "
+                               "run where `sbatch` exists, or set build.dry_run=true to write the job only") from None
