@@ -1,0 +1,257 @@
+"""A generated family of small Python functions a tiny CPU model learns in minutes.
+
+Each problem is a signature plus a docstring (the prompt), a reference solution written one
+step per line, and 3-5 generated `assert` tests. Primitives are arithmetic on an int `x`,
+string edits on `s` and list transforms on `xs`; level 1 is one primitive, level 2 a
+composition of two, level 3 of three. The held-out split has constants never used in training
+and compositions (ordered primitive sequences) never seen in training, so it measures
+generalisation rather than recall (the issue's "unseen constants and unseen compositions").
+
+The prompt ends before the newline that opens the body: a trailing "\\n" would merge with the
+completion's indent into one BPE token (see FACTS "TRL on the CPU").
+
+JSONL record (one per line), written by `write_problems`, read by `read_problems`:
+`{"id", "prompt", "tests": [str], "category", "kind", "level", "split", "entry_point",
+"solution"}`; only `prompt`, `tests` and `category` are required on input.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starforge.errors import FormatError
+
+ENTRY_POINT = "solve"
+LEVELS = (1, 2, 3)
+KINDS = ("arith", "string", "list")
+TRAIN_CONSTANTS = (2, 3, 4, 5, 6, 8, 9, 11, 12, 14, 15, 16, 18, 21)
+HELDOUT_CONSTANTS = (7, 13, 17, 19)  # never a constant in a training problem
+WORDS_TRAIN = ("ab", "xy", "cat", "dog", "pq", "zz")
+WORDS_HELDOUT = ("mn", "owl")
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    kind: str
+    doc: str  # format with c=
+    code: str  # format with c=
+    fn: Callable[[Any, Any], Any]
+    const: str | None = None  # "int", "small" or "word"
+
+
+def _p(name, kind, doc, code, fn, const=None):
+    return Primitive(name, kind, doc, code, fn, const)
+
+
+PRIMITIVES: dict[str, list[Primitive]] = {
+    "arith": [
+        _p("add", "arith", "add {c}", "x = x + {c}", lambda x, c: x + c, "int"),
+        _p("sub", "arith", "subtract {c}", "x = x - {c}", lambda x, c: x - c, "int"),
+        _p("mul", "arith", "multiply by {c}", "x = x * {c}", lambda x, c: x * c, "int"),
+        _p("div", "arith", "floor-divide by {c}", "x = x // {c}", lambda x, c: x // c, "int"),
+        _p("neg", "arith", "negate", "x = -x", lambda x, c: -x),
+    ],
+    "string": [
+        _p("upper", "string", "uppercase", "s = s.upper()", lambda s, c: s.upper()),
+        _p("rev", "string", "reverse", "s = s[::-1]", lambda s, c: s[::-1]),
+        _p("append", "string", "append '{c}'", "s = s + '{c}'", lambda s, c: s + c, "word"),
+        _p("prepend", "string", "prepend '{c}'", "s = '{c}' + s", lambda s, c: c + s, "word"),
+        _p("repeat", "string", "repeat {c} times", "s = s * {c}", lambda s, c: s * c, "small"),
+    ],
+    "list": [
+        _p("addeach", "list", "add {c} to each element", "xs = [v + {c} for v in xs]",
+           lambda xs, c: [v + c for v in xs], "int"),
+        _p("muleach", "list", "multiply each element by {c}", "xs = [v * {c} for v in xs]",
+           lambda xs, c: [v * c for v in xs], "int"),
+        _p("keep", "list", "keep elements greater than {c}", "xs = [v for v in xs if v > {c}]",
+           lambda xs, c: [v for v in xs if v > c], "int"),
+        _p("sort", "list", "sort", "xs = sorted(xs)", lambda xs, c: sorted(xs)),
+        _p("rev", "list", "reverse", "xs = xs[::-1]", lambda xs, c: xs[::-1]),
+    ],
+}
+ARG = {"arith": ("x", "int"), "string": ("s", "str"), "list": ("xs", "list")}
+
+
+@dataclass
+class GenProblem:
+    id: str
+    prompt: str
+    tests: list[str]
+    category: str
+    kind: str = ""
+    level: int = 0
+    split: str = "train"
+    entry_point: str = ENTRY_POINT
+    solution: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        if not data["extra"]:
+            data.pop("extra")
+        return json.dumps(data, ensure_ascii=False)
+
+
+def category_of(level: int) -> str:
+    return f"level{level}"
+
+
+def _heldout_compositions(rng: random.Random) -> set[tuple[str, str]]:
+    """A fixed quarter of the ordered primitive pairs of each kind, never trained on (level >= 2
+    problems containing one of these adjacent pairs are held out)."""
+    held = set()
+    for kind, prims in PRIMITIVES.items():
+        pairs = [(a.name, b.name) for a, b in itertools.permutations(prims, 2)]
+        rng.shuffle(pairs)
+        held.update((kind,) + p for p in pairs[: len(pairs) // 4])
+    return held
+
+
+def _inputs(kind: str, rng: random.Random, n: int) -> list[Any]:
+    if kind == "arith":
+        return rng.sample(range(-20, 60), n)
+    if kind == "string":
+        return ["".join(rng.choice("abcdefgh") for _ in range(rng.randint(1, 4))) for _ in range(n)]
+    return [[rng.randint(-5, 25) for _ in range(rng.randint(2, 5))] for _ in range(n)]
+
+
+def _const(prim: Primitive, rng: random.Random, heldout: bool) -> Any:
+    if prim.const == "int":
+        return rng.choice(HELDOUT_CONSTANTS if heldout else TRAIN_CONSTANTS)
+    if prim.const == "small":
+        return rng.choice((2, 3))
+    if prim.const == "word":
+        return rng.choice(WORDS_HELDOUT if heldout else WORDS_TRAIN)
+    return None
+
+
+def _make(pid: str, kind: str, chain: list[tuple[Primitive, Any]], split: str, rng: random.Random) -> GenProblem:
+    var, typ = ARG[kind]
+    steps = [p.doc.format(c=c) for p, c in chain]
+    doc = (", then ".join(steps)).capitalize() + "."
+    prompt = f'def {ENTRY_POINT}({var}: {typ}) -> {typ}:\n    """{doc}"""'
+    body = "".join(f"    {p.code.format(c=c)}\n" for p, c in chain)
+    solution = f"\n{body}    return {var}\n"
+    tests = []
+    for value in _inputs(kind, rng, rng.randint(3, 5)):
+        out = value
+        for p, c in chain:
+            out = p.fn(out, c)
+        tests.append(f"assert {ENTRY_POINT}({value!r}) == {out!r}")
+    level = len(chain)
+    return GenProblem(id=pid, prompt=prompt, tests=tests, category=category_of(level), kind=kind,
+                      level=level, split=split, solution=solution)
+
+
+def generate_problems(n_train: int = 600, n_heldout: int = 150, seed: int = 0) -> list[GenProblem]:
+    """`n_train` training and `n_heldout` held-out problems, evenly over kinds and levels.
+    A held-out problem has at least one unseen constant or an unseen composition (level >= 2);
+    level-1 held-out problems without a constant get an unseen constant where possible."""
+    rng = random.Random(seed)
+    held_pairs = _heldout_compositions(random.Random(1234))
+    out: list[GenProblem] = []
+    seen: set[str] = set()
+
+    def pairs_of(kind: str, chain) -> set[tuple[str, str, str]]:
+        return {(kind, a.name, b.name) for (a, _), (b, _) in zip(chain, chain[1:])}
+
+    for split, target in (("train", n_train), ("heldout", n_heldout)):
+        made = 0
+        for i in itertools.count():
+            if made >= target or i > target * 200:
+                break
+            kind = KINDS[i % 3]
+            level = LEVELS[(i // 3) % 3]
+            prims = PRIMITIVES[kind]
+            names = [rng.choice(prims) for _ in range(level)]
+            if any(a.name == b.name for a, b in zip(names, names[1:])):
+                continue
+            unseen_pair = bool(pairs_of(kind, [(p, None) for p in names]) & held_pairs)
+            if split == "train":
+                if unseen_pair:
+                    continue
+                chain = [(p, _const(p, rng, False)) for p in names]
+            else:
+                # unseen constants on a random subset of steps, unseen composition where it occurs
+                chain = [(p, _const(p, rng, rng.random() < 0.6)) for p in names]
+                has_unseen_const = any(
+                    c in HELDOUT_CONSTANTS or c in WORDS_HELDOUT for _, c in chain if c is not None)
+                if not (unseen_pair or has_unseen_const):
+                    continue
+            if any(p.name == "div" and c == 0 for p, c in chain):
+                continue
+            key = repr([(p.kind, p.name, c) for p, c in chain])
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(_make(f"{split}/{made}", kind, chain, split, rng))
+            made += 1
+    return out
+
+
+def write_problems(problems: list[GenProblem], path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for p in problems:
+            fh.write(p.to_json() + "\n")
+    return path
+
+
+def read_problems(path: Path) -> list[GenProblem]:
+    """Read problem JSONL; a missing field, a wrong type or a test that does not parse raises
+    `FormatError` naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(f"{path}: problems file not found")
+    problems = []
+    for lineno, line in enumerate(path.open(encoding="utf-8"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"{where}: not JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise FormatError(f"{where}: expected an object with prompt, tests, category")
+        for key, typ in (("prompt", str), ("tests", list), ("category", str)):
+            if key not in rec:
+                raise FormatError(f"{where}: missing field '{key}'; a problem needs prompt, tests, category")
+            if not isinstance(rec[key], typ):
+                raise FormatError(f"{where}: field '{key}' must be {typ.__name__}, got {type(rec[key]).__name__}")
+        for i, test in enumerate(rec["tests"]):
+            if not isinstance(test, str):
+                raise FormatError(f"{where}: tests[{i}] must be a string")
+            try:
+                ast.parse(test)
+            except SyntaxError as exc:
+                raise FormatError(f"{where}: tests[{i}] does not parse ({exc.msg}): {test[:60]!r}") from None
+        if not rec["tests"]:
+            raise FormatError(f"{where}: 'tests' is empty; a problem needs at least one test")
+        known = set(GenProblem.__dataclass_fields__)
+        fields = {k: v for k, v in rec.items() if k in known and k != "extra"}
+        extra = {k: v for k, v in rec.items() if k not in known}
+        fields.setdefault("id", f"{path.stem}/{lineno}")
+        try:
+            problems.append(GenProblem(**fields, extra=extra))
+        except TypeError as exc:
+            raise FormatError(f"{where}: {exc}") from None
+    if not problems:
+        raise FormatError(f"{path}: no problems")
+    return problems
+
+
+def iter_texts(problems: list[GenProblem]) -> Iterator[str]:
+    """Prompt + solution texts (for training a tokenizer)."""
+    for p in problems:
+        yield p.prompt + p.solution
+        yield "\n".join(p.tests)

@@ -1,0 +1,312 @@
+"""On-policy RL from execution feedback on TRL's `GRPOTrainer`, with the Self-Evolving
+Curriculum and tapes.
+
+Reward: fraction of a problem's unit tests passing in `eval`'s sandbox (`finetune/rewards.py`).
+GRPO's group-normalised advantages and its optional KL to the reference (`beta`) are TRL's.
+
+The one extension point (documented in docs/finetune.md): `CurriculumGRPOTrainer` subclasses
+`GRPOTrainer` and overrides two methods, calling TRL's own code inside:
+- `_get_train_sampler` returns a `CurriculumSampler` that keeps TRL's `RepeatSampler` index
+  pattern (each prompt `num_generations` times in a row, the batch repeated
+  `num_iterations x steps_per_generation` times) but picks each batch's problems by drawing
+  categories from the curriculum (TRL exposes no hook for choosing the next problems);
+- `_generate_and_score_completions` calls TRL's, then reads the per-sample `advantages` it
+  returns (callbacks never see them) to update the curriculum and write the tape.
+accelerate prefetches one batch, so a curriculum update after step k shapes the draw of step
+k+2 (FACTS).
+
+Resume: the curriculum state is saved in every `checkpoint-N/curriculum.json`; `resume`
+restores the trainer (weights, optimizer, RNG) and the curriculum from the last checkpoint and
+moves tape lines of steps >= N to `tape.discarded.jsonl`, so each step's rollouts appear once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.sandbox import Sandbox, SandboxConfig
+from finetune.curriculum import Curriculum, CurriculumConfig
+from finetune.problems import GenProblem, read_problems
+from finetune.rewards import evaluate_problems, score
+from finetune.sft import load_model_and_tokenizer
+from finetune.tapes import Tape
+from starforge.config import save_config
+from starforge.errors import FinetuneError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RLConfig:
+    max_steps: int = 100
+    lr: float = 5e-5
+    """FACTS: 5e-5 learns on the tiny model; 2e-4 was unstable."""
+    num_generations: int = 8
+    """Completions per problem (the GRPO group)."""
+    prompts_per_step: int = 4
+    max_completion_length: int = 48
+    temperature: float = 1.0
+    beta: float = 0.0
+    """KL coefficient to the reference model; 0 turns the KL term (and the reference) off."""
+    curriculum: CurriculumConfig | None = field(default_factory=CurriculumConfig)
+    """Self-evolving curriculum over `category`; null samples problems uniformly (TRL's sampler)."""
+    save_steps: int = 50
+    seed: int = 0
+    threads: int | None = 1
+    heldout: Path | None = None
+    """Problems JSONL evaluated greedily before and after training (pass rate, mean reward)."""
+    sandbox: SandboxConfig = field(default_factory=lambda: SandboxConfig(timeout=2.0, workers=2))
+
+
+def load_rl_problems(spec: str | Path) -> list[GenProblem]:
+    """A JSONL of {"prompt", "tests", "category"} or an `eval` task with tests (humaneval, mbpp)."""
+    path = Path(spec)
+    if path.suffix == ".jsonl" or path.exists():
+        return read_problems(path)
+    from eval.tasks import get_task
+
+    task = get_task(str(spec))
+    if not task.requires_execution:
+        raise FinetuneError(f"task {spec!r} has no tests to reward; use humaneval, mbpp or a problems JSONL")
+    out = []
+    for p in task.problems():
+        out.append(GenProblem(id=p.task_id, prompt=task.prompt(p).rstrip("\n"),
+                              tests=[task.reference(p)], category=str(spec), entry_point=p.entry_point))
+    return out
+
+
+class CurriculumSampler:
+    """TRL's `RepeatSampler` index pattern with each batch's problems chosen by the curriculum."""
+
+    def __init__(self, categories: list[str], curriculum: Curriculum, prompts_per_batch: int,
+                 num_generations: int, repeat_count: int, num_batches: int, seed: int):
+        self.by_cat: dict[str, list[int]] = {}
+        for i, c in enumerate(categories):
+            self.by_cat.setdefault(c, []).append(i)
+        self.curriculum = curriculum
+        self.prompts_per_batch = prompts_per_batch
+        self.num_generations = num_generations
+        self.repeat_count = repeat_count
+        self.num_batches = num_batches
+        self.seed = seed
+
+    def __iter__(self) -> Iterator[int]:
+        for b in range(self.num_batches):
+            rng = random.Random(self.seed * 1_000_003 + b)  # batch b's draw does not depend on earlier draws
+            chosen = [rng.choice(self.by_cat[self.curriculum.sample(rng)]) for _ in range(self.prompts_per_batch)]
+            for _ in range(self.repeat_count):
+                for i in chosen:
+                    yield from [i] * self.num_generations
+
+    def __len__(self) -> int:
+        return self.num_batches * self.prompts_per_batch * self.num_generations * self.repeat_count
+
+
+class ExecutionReward:
+    """TRL reward function: fraction of the problem's tests passing; keeps the last batch's
+    executions for the tape."""
+
+    __name__ = "unit_tests"
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+        self.last: list[Any] = []
+
+    def __call__(self, prompts, completions, tests, **kwargs) -> list[float]:
+        self.last = score(self.sandbox, list(zip(prompts, completions, tests)))
+        return [e.reward for e in self.last]
+
+
+def _trainer_class():
+    from trl import GRPOTrainer
+
+    class CurriculumGRPOTrainer(GRPOTrainer):
+        """GRPOTrainer + curriculum sampling + per-sample advantages to the tape (see module doc)."""
+
+        sec: Curriculum | None = None
+        tape: Tape | None = None
+        reward_fn: ExecutionReward | None = None
+        base_revision: str = "model"
+
+        def _get_train_sampler(self, dataset=None):
+            if self.sec is None:
+                return super()._get_train_sampler(dataset)
+            ds = dataset if dataset is not None else self.train_dataset
+            return CurriculumSampler(
+                list(ds["category"]), self.sec, self.args.generation_batch_size // self.num_generations,
+                self.num_generations, self.num_iterations * self.args.steps_per_generation,
+                self.args.max_steps + 2, self.args.seed)
+
+        def _generate_and_score_completions(self, inputs):
+            output = super()._generate_and_score_completions(inputs)
+            step = self.state.global_step
+            if self.tape is not None:  # the weights that generated these rollouts
+                self.tape.model_revision = f"{self.base_revision}+rl{step}"
+            advantages = output["advantages"].tolist()  # (batch,), same order as `inputs`
+            texts = self.processing_class.batch_decode(output["completion_ids"], skip_special_tokens=True)
+            gains: dict[str, list[float]] = {}
+            sample_no: dict[str, int] = {}
+            for x, text, adv, ex in zip(inputs, texts, advantages, self.reward_fn.last):
+                k = sample_no[x["problem_id"]] = sample_no.get(x["problem_id"], -1) + 1
+                gains.setdefault(x["category"], []).append(abs(adv))
+                if self.tape is not None:
+                    self.tape.sample(step, x["problem_id"], x["category"], x["prompt"], text, ex,
+                                     sample=k, advantage=adv)
+            if self.sec is not None:
+                self.sec.update({c: sum(v) / len(v) for c, v in gains.items()})
+                if self.tape is not None:
+                    self.tape.write("curriculum", step, None, None, state=self.sec.state())
+            if self.tape is not None:
+                self.tape.flush()
+            return output
+
+    return CurriculumGRPOTrainer
+
+
+def _save_callback(sec: Curriculum | None, tape: Tape):
+    from transformers import TrainerCallback
+
+    class SaveCurriculum(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            tape.flush()
+            if sec is not None and ckpt.is_dir():
+                sec.save(ckpt / "curriculum.json")
+
+    return SaveCurriculum()
+
+
+def last_checkpoint(trainer_dir: Path) -> Path | None:
+    ckpts = sorted(trainer_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return ckpts[-1] if ckpts else None
+
+
+def rl(model_dir: str | Path, problems: str | Path, output_dir: str | Path, cfg: RLConfig | None = None,
+       resume: bool = False) -> dict[str, Any]:
+    """GRPO on `problems` from `model_dir`; writes model, tape.jsonl, curriculum.json,
+    metrics.jsonl, summary.json (and the report plot) under `output_dir`."""
+    import torch
+    from datasets import Dataset
+    from trl import GRPOConfig
+
+    cfg = cfg or RLConfig()
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    probs = load_rl_problems(problems)
+    heldout = read_problems(cfg.heldout) if cfg.heldout else []
+    model, tokenizer = load_model_and_tokenizer(model_dir)
+    trainer_dir = out / "trainer"
+    ckpt = last_checkpoint(trainer_dir) if resume else None
+    if resume and ckpt is None:
+        log.warning("rl: --resume but no checkpoint in %s; starting from scratch", trainer_dir)
+    run_file = out / "run_id"
+    run_id = run_file.read_text().strip() if resume and run_file.is_file() else uuid.uuid4().hex[:12]
+    run_file.write_text(run_id)
+    tape_path = out / "tape.jsonl"
+    if resume:
+        moved = Tape.truncate(tape_path, int(ckpt.name.split("-")[1]) if ckpt else 0)
+        if moved:
+            log.info("rl: moved %d tape lines past the checkpoint to %s", moved,
+                     tape_path.with_suffix(".discarded.jsonl"))
+    elif tape_path.exists():
+        tape_path.unlink()
+    tape = Tape(tape_path, run_id, model_revision=f"{Path(model_dir).name}+rl")
+    sec = Curriculum([p.category for p in probs], cfg.curriculum) if cfg.curriculum is not None else None
+    if sec is not None and ckpt is not None and (ckpt / "curriculum.json").is_file():
+        sec.load(ckpt / "curriculum.json")
+    sandbox = Sandbox(cfg.sandbox)
+    reward_fn = ExecutionReward(sandbox)
+    batch = cfg.prompts_per_step * cfg.num_generations
+    args = GRPOConfig(
+        output_dir=str(trainer_dir), max_steps=cfg.max_steps, learning_rate=cfg.lr,
+        per_device_train_batch_size=batch, num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length, temperature=cfg.temperature, beta=cfg.beta,
+        save_strategy="steps", save_steps=cfg.save_steps, logging_steps=1, report_to=[], seed=cfg.seed,
+        use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    dataset = Dataset.from_list([{"prompt": p.prompt, "tests": p.tests, "category": p.category,
+                                  "problem_id": p.id} for p in probs])
+    cls = _trainer_class()
+    trainer = cls(model=model, reward_funcs=[reward_fn], args=args, train_dataset=dataset,
+                  processing_class=tokenizer, callbacks=[_save_callback(sec, tape)])
+    trainer.sec, trainer.tape, trainer.reward_fn = sec, tape, reward_fn
+    trainer.base_revision = Path(model_dir).name
+    summary: dict[str, Any] = {"run_id": run_id, "problems": len(probs)}
+    eval_tape = Tape(out / "eval_tape.jsonl", run_id, model_revision=f"{Path(model_dir).name}")
+    if heldout and not ckpt:
+        summary["heldout_start"] = evaluate_problems(trainer.model, tokenizer, heldout, sandbox,
+                                                     cfg.max_completion_length, tape=eval_tape, step=0)
+    start = time.monotonic()
+    try:
+        trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    finally:
+        tape.close()
+    seconds = time.monotonic() - start
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(out)
+    if sec is not None:
+        sec.save(out / "curriculum.json")
+    if heldout:
+        eval_tape.model_revision = f"{Path(model_dir).name}+rl{trainer.state.global_step}"
+        summary["heldout_end"] = evaluate_problems(trainer.model, tokenizer, heldout, sandbox,
+                                                   cfg.max_completion_length, tape=eval_tape,
+                                                   step=trainer.state.global_step)
+    eval_tape.close()
+    sandbox.close()
+    history = trainer.state.log_history
+    with (out / "metrics.jsonl").open("w", encoding="utf-8") as fh:
+        for row in history:
+            fh.write(json.dumps(row) + "\n")
+    summary.update({"steps": trainer.state.global_step, "seconds": round(seconds, 2),
+                    "samples_generated": trainer.state.global_step * batch,
+                    "curriculum": sec.state() if sec else None, "output": str(out)})
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    plot_report(out)
+    log.info("rl: %d steps in %.1fs; output %s", summary["steps"], seconds, out)
+    return summary
+
+
+def plot_report(out: Path) -> None:
+    """report.png: loss, mean reward and curriculum Q/probabilities per step."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    curr = []
+    tape = out / "tape.jsonl"
+    if tape.is_file():
+        for line in tape.open(encoding="utf-8"):
+            if '"type": "curriculum"' in line:
+                rec = json.loads(line)
+                curr.append((rec["step"], rec["state"]["q"]))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3))
+    for ax, key in zip(axes[:2], ("loss", "reward")):
+        pts = [(r["step"], r[key]) for r in rows if key in r and "step" in r]
+        if pts:
+            ax.plot(*zip(*pts))
+        ax.set_title(key)
+    for arm in sorted({a for _, q in curr for a in q}):
+        axes[2].plot([s for s, _ in curr], [q[arm] for _, q in curr], label=arm)
+    axes[2].set_title("curriculum Q")
+    if curr:
+        axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "report.png")
+    plt.close(fig)
