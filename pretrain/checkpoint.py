@@ -147,7 +147,8 @@ def load(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -
     _check_shapes(path, state["model"], expected)
     try:
         loaded = dist_checkpointing.load(state, str(path))
-        rng = torch.load(path / "rng" / f"rank_{_rank():05d}.pt", weights_only=False)
+        same_layout = _layout(meta) == _current_layout()
+        rng = torch.load(path / "rng" / f"rank_{_rank():05d}.pt", weights_only=False) if same_layout else None
     except (Exception, CheckpointException) as exc:
         raise PretrainError(f"{path}: cannot load checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
                             "it is corrupt or was written by another layout") from None
@@ -157,8 +158,26 @@ def load(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -
     for param_state in loaded["optimizer"]["state"].values():
         param_state["step"] = torch.tensor(float(meta["step"]))
     optimizer.load_state_dict(loaded["optimizer"])
-    set_rng_state(rng)
+    if rng is not None:
+        set_rng_state(rng)
+    else:
+        # Model and optimizer tensors are global and reshard; per-rank RNG streams do not map
+        # across layouts, so dropout after such a resume is not bit-identical to the original run.
+        log.warning("%s: written at tensor x pipeline x data parallel %s, resumed at %s; RNG states not restored",
+                    path, "x".join(map(str, _layout(meta))), "x".join(map(str, _current_layout())))
     return meta
+
+
+def _layout(meta: dict[str, Any]) -> tuple[int, int, int]:
+    return (int(meta.get("tensor_parallel", 1)), int(meta.get("pipeline_parallel", 1)),
+            int(meta.get("data_parallel", 1)))
+
+
+def _current_layout() -> tuple[int, int, int]:
+    from megatron.core import parallel_state
+
+    return (parallel_state.get_tensor_model_parallel_world_size(),
+            parallel_state.get_pipeline_model_parallel_world_size(), parallel_state.get_data_parallel_world_size())
 
 
 def _check_shapes(path: Path, model_sd: dict[str, Any], saved: dict[str, Any]) -> None:

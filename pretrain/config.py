@@ -11,8 +11,9 @@ from pretrain.data import DataConfig, FimConfig
 from pretrain.model import ModelConfig, load_preset
 from pretrain.optim import OptimConfig
 from pretrain.parallel import ParallelConfig
+from pretrain.seqvcr import SeqVcrConfig
 from starforge.config import _parse_scalar, load_config, read_yaml, to_dict
-from starforge.errors import PretrainError
+from starforge.errors import ConfigError, PretrainError
 
 
 @dataclass
@@ -38,7 +39,11 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """auto: bf16 autocast on GPU, fp32 on CPU."""
     recompute: bool = False
-    """Full activation recomputation of every layer (saves memory, costs a forward)."""
+    """Full activation recomputation of every layer (saves memory, costs a forward); keeps the
+    autocast dtype under bf16 (`pretrain/attention.py`)."""
+    attention: Literal["auto", "te", "sdpa", "local"] = "auto"
+    """Core attention: auto = TransformerEngine's layer spec on GPUs when TE imports, else PyTorch
+    SDPA in megatron-core's local spec (also on the CPU); local = megatron-core's unfused module."""
     log_interval: int = 10
     eval_interval: int | None = 50
     """Validation loss every N steps (and at the end); None turns it off."""
@@ -50,6 +55,8 @@ class TrainConfig:
     tensorboard: bool = True
     threads: int | None = None
     """torch intra-op threads on the CPU; None leaves torch's default."""
+    seqvcr: SeqVcrConfig | None = None
+    """Seq-VCR regulariser against representation collapse (arXiv 2411.02344); null (default) is off."""
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -86,4 +93,12 @@ def resolve(cfg: TrainConfig, vocab_size: int | None) -> TrainConfig:
     for name in ("train_steps", "micro_batch_size", "grad_accum", "log_interval"):
         if getattr(cfg, name) < 1:
             raise PretrainError(f"{name}={getattr(cfg, name)} must be >= 1")
+    if cfg.seqvcr is not None:
+        cfg.seqvcr.layer_index(model.num_layers)
+        if cfg.recompute:
+            raise ConfigError("seqvcr with recompute=true: recomputed layers run without autograd in the "
+                              "forward hook; set recompute: false")
+        if cfg.parallel.pipeline_parallel > 1:
+            raise ConfigError(f"seqvcr with parallel.pipeline_parallel={cfg.parallel.pipeline_parallel}: the "
+                              "Seq-VCR term is added outside the pipeline schedule; use pipeline_parallel: 1")
     return dataclasses.replace(cfg, model=model)

@@ -11,18 +11,34 @@ except in the places below, patched here and only when CUDA is absent (`apply(Fa
    states: `add` reads `torch.cuda.get_rng_state()` (raised by `model_parallel_cuda_manual_seed`)
    and `fork` swaps the CUDA generator around attention dropout and tensor-parallel weight
    init. On the CPU the same named states are CPU generator states and `fork` swaps
-   `torch`'s CPU generator instead, so dropout inside a fork is still seeded per TP rank.3. `tensor_parallel/mappings.py` allocates the outputs of its all-gather and reduce-scatter
+   `torch`'s CPU generator instead, so dropout inside a fork is still seeded per TP rank.
+3. `tensor_parallel/mappings.py` allocates the outputs of its all-gather and reduce-scatter
    helpers on `torch.cuda.current_device()`. Tensor parallelism with fewer key/value groups
    than ranks (MQA at TP 2: each rank all-gathers the fused QKV output) and sequence
    parallelism go through them. On the CPU, `_gather_along_last_dim`, `_gather_along_first_dim`
    and `_reduce_scatter_along_first_dim` are replaced by list-based gloo collectives (an
    all-reduce then this rank's slice for the reduce-scatter), same results, CPU tensors.
 
+4. Pipeline parallelism (`pretrain/step.py` drives megatron-core's
+   `forward_backward_pipelining_without_interleaving`):
+   a. `pipeline_parallel/schedules.py` starts every schedule with
+      `total_num_tokens = torch.zeros([], dtype=torch.int, device="cuda")`, and
+      `pipeline_parallel/p2p_communication.py` allocates its receive buffers on
+      `torch.cuda.current_device()` (and calls `torch.cuda.synchronize()` after batched p2p).
+      Both modules' global name `torch` is pointed at `_CpuTorch`, which is `torch` except that
+      `zeros(device="cuda")` allocates on the CPU, `cuda.current_device()` answers "cpu" and
+      `cuda.synchronize()` does nothing. The sends and receives themselves are gloo's.
+   b. `LanguageModule.setup_embeddings_and_output_layer` (`models/common/language_module/`)
+      moves the last stage's copy of the tied embedding to CUDA (`weight.data.cuda()`) before
+      all-reducing it with the first stage's; on the CPU it runs with `Tensor.cuda` returning
+      the tensor itself, for the length of that call only.
+
 Four more CUDA-only calls are avoided rather than patched: the default causal mask
-(`transformer/utils.get_default_causal_mask`, we pass our own mask, `pretrain/step.py`), the
-pipeline schedules and `get_grad_norm_fp32` (we run our own accumulation loop and norm,
-`pretrain/step.py`, `pretrain/optim.py`), and the checkpoint writer's `torch.cuda.synchronize()`
-(`pretrain/checkpoint.py` saves through torch's synchronous `FileSystemWriter`).
+(`transformer/utils.get_default_causal_mask`, we pass our own mask, `pretrain/step.py`),
+`finalize_model_grads` and `get_grad_norm_fp32` (we all-reduce data-parallel and tied-embedding
+gradients and compute the norm ourselves, `pretrain/step.py`, `pretrain/optim.py`), and the
+checkpoint writer's `torch.cuda.synchronize()` (`pretrain/checkpoint.py` saves through torch's
+synchronous `FileSystemWriter`).
 """
 
 from __future__ import annotations
@@ -30,12 +46,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import operator
+import types
 from collections.abc import Callable, Iterator
 from functools import reduce
 from typing import Any
 
 import torch
 from megatron.core import utils as mcore_utils
+from megatron.core.models.common.language_module import language_module as mcore_language_module
+from megatron.core.pipeline_parallel import p2p_communication as mcore_p2p
+from megatron.core.pipeline_parallel import schedules as mcore_schedules
 from megatron.core.tensor_parallel import mappings as mcore_mappings
 from megatron.core.tensor_parallel import random as mcore_random
 
@@ -62,10 +82,14 @@ def apply(cuda_available: bool | None = None) -> bool:
     for name in _MAPPINGS:
         _ORIGINALS[name] = getattr(mcore_mappings, name)
         setattr(mcore_mappings, name, globals()[f"_cpu{name}"])
+    _ORIGINALS["setup_embeddings"] = mcore_language_module.LanguageModule.setup_embeddings_and_output_layer
+    mcore_language_module.LanguageModule.setup_embeddings_and_output_layer = _cpu_setup_embeddings_and_output_layer
+    mcore_schedules.torch = mcore_p2p.torch = _CPU_TORCH
     mcore_utils.GlobalMemoryBuffer.get_tensor = _cpu_get_tensor
     mcore_random.CudaRNGStatesTracker.add = _cpu_add
     mcore_random.CudaRNGStatesTracker.fork = _cpu_fork
-    log.debug("megatron-core patched for CPU: attention scratch buffer, RNG tracker add/fork")
+    log.debug("megatron-core patched for CPU: attention scratch buffer, RNG tracker add/fork, TP collectives, "
+              "pipeline schedules and p2p buffers, tied-embedding setup")
     return True
 
 
@@ -82,6 +106,8 @@ def revert() -> None:
     mcore_random.CudaRNGStatesTracker.fork = _ORIGINALS.pop("fork")
     for name in _MAPPINGS:
         setattr(mcore_mappings, name, _ORIGINALS.pop(name))
+    mcore_language_module.LanguageModule.setup_embeddings_and_output_layer = _ORIGINALS.pop("setup_embeddings")
+    mcore_schedules.torch = mcore_p2p.torch = torch
 
 
 def _cpu_get_tensor(self: Any, tensor_shape: tuple[int, ...], dtype: torch.dtype, name: str,
@@ -152,3 +178,44 @@ def _cpu_reduce_scatter_along_first_dim(input_: torch.Tensor, group: Any, input_
     torch.distributed.all_reduce(summed, group=group)
     sizes = input_split_sizes or [input_.shape[0] // world] * world
     return torch.split(summed, sizes, dim=0)[group.rank()].contiguous()
+
+
+class _CpuCuda:
+    """`torch.cuda` for the pipeline modules: the current device is the CPU, nothing to sync."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(torch.cuda, name)
+
+    @staticmethod
+    def current_device() -> str:
+        return "cpu"
+
+    @staticmethod
+    def synchronize(device: Any = None) -> None:
+        return None
+
+
+class _CpuTorch(types.ModuleType):
+    """`torch` as seen by megatron's schedules and p2p module on the CPU (see 4a above)."""
+
+    cuda = _CpuCuda()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(torch, name)
+
+    @staticmethod
+    def zeros(*size: Any, device: Any = None, **kwargs: Any) -> torch.Tensor:
+        return torch.zeros(*size, device="cpu" if device == "cuda" else device, **kwargs)
+
+
+_CPU_TORCH = _CpuTorch("torch")
+
+
+def _cpu_setup_embeddings_and_output_layer(self: Any) -> None:
+    # Upstream: `weight.data = weight.data.cuda()` then all-reduce over the embedding group.
+    original_cuda = torch.Tensor.cuda
+    torch.Tensor.cuda = lambda tensor, *args, **kwargs: tensor  # type: ignore[method-assign]
+    try:
+        _ORIGINALS["setup_embeddings"](self)
+    finally:
+        torch.Tensor.cuda = original_cuda  # type: ignore[method-assign]

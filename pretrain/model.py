@@ -140,7 +140,8 @@ def transformer_config(cfg: ModelConfig, tensor_parallel: int = 1, pipeline_para
                        sequence_parallel: bool = False, params_dtype: torch.dtype | None = None,
                        recompute: bool = False, on_gpu: bool = False):
     """megatron-core's `TransformerConfig` for this shape: fusions off on the CPU (they need
-    CUDA kernels), CPU initialisation so weights do not depend on the device."""
+    CUDA kernels), CPU initialisation so weights do not depend on the device. `recompute` is
+    kept for callers but unused here: `layer_spec` swaps in recomputing layers instead."""
     import torch
     from megatron.core.transformer import TransformerConfig
 
@@ -176,9 +177,9 @@ def transformer_config(cfg: ModelConfig, tensor_parallel: int = 1, pipeline_para
         gradient_accumulation_fusion=False,
         persist_layer_norm=False,
         apply_rope_fusion=False,
-        recompute_granularity="full" if recompute else None,
-        recompute_method="uniform" if recompute else None,
-        recompute_num_layers=1 if recompute else None,
+        # Recomputation is ours (`attention.RecomputedTransformerLayer`, chosen in `layer_spec`):
+        # megatron-core's own loses the autocast dtype and reads the CUDA RNG.
+        recompute_granularity=None,
     )
 
 
@@ -188,25 +189,50 @@ def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
     return F.gelu(x, approximate="tanh")
 
 
-def layer_spec(cfg: ModelConfig, on_gpu: bool):
-    """TransformerEngine's spec when TE imports and we are on CUDA, else megatron-core's local one."""
+Attention = Literal["auto", "te", "sdpa", "local"]
+
+
+def resolve_attention(attention: Attention, on_gpu: bool) -> str:
+    """auto: TransformerEngine's layer spec on CUDA when TE imports, else the local spec with
+    PyTorch SDPA as core attention (`pretrain/attention.py`)."""
+    if attention == "auto":
+        return "te" if on_gpu and _has_transformer_engine() else "sdpa"
+    if attention == "te" and not (on_gpu and _has_transformer_engine()):
+        raise PretrainError("attention=te needs TransformerEngine and a CUDA device; set attention: sdpa")
+    return attention
+
+
+def _has_transformer_engine() -> bool:
+    try:
+        import transformer_engine  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def layer_spec(cfg: ModelConfig, on_gpu: bool, attention: Attention = "local", recompute: bool = False):
+    """The GPT layer spec: TransformerEngine's, megatron-core's local one, or local with SDPA core
+    attention; with `recompute`, layers that recompute their activations in backward."""
     from megatron.core.models.gpt import gpt_layer_specs
 
-    if on_gpu:
-        try:
-            import transformer_engine  # noqa: F401
+    from pretrain.attention import with_recompute, with_sdpa
 
-            return gpt_layer_specs.get_gpt_layer_with_transformer_engine_spec()
-        except ImportError:
-            pass
-    return gpt_layer_specs.get_gpt_layer_local_spec(normalization="LayerNorm")
+    kind = resolve_attention(attention, on_gpu)
+    if kind == "te":
+        spec = gpt_layer_specs.get_gpt_layer_with_transformer_engine_spec()
+    else:
+        spec = gpt_layer_specs.get_gpt_layer_local_spec(normalization="LayerNorm")
+        if kind == "sdpa":
+            spec = with_sdpa(spec)
+    return with_recompute(spec) if recompute else spec
 
 
 def build_model(cfg: ModelConfig, tensor_parallel: int = 1, pipeline_parallel: int = 1,
                 sequence_parallel: bool = False, params_dtype: torch.dtype | None = None,
-                recompute: bool = False, on_gpu: bool = False):
+                recompute: bool = False, on_gpu: bool = False, attention: Attention = "local"):
     """This rank's `GPTModel` (parallel state must be initialised). Output layer tied to the
-    word embeddings; logits padded to `padded_vocab_size(tensor_parallel)`."""
+    word embeddings; logits padded to `padded_vocab_size(tensor_parallel)`. `attention` picks
+    the core attention (`resolve_attention`); "local" is megatron-core's stock module."""
     from megatron.core import parallel_state
     from megatron.core.models.gpt import GPTModel
 
@@ -214,7 +240,7 @@ def build_model(cfg: ModelConfig, tensor_parallel: int = 1, pipeline_parallel: i
                               recompute, on_gpu)
     model = GPTModel(
         config=tcfg,
-        transformer_layer_spec=layer_spec(cfg, on_gpu),
+        transformer_layer_spec=layer_spec(cfg, on_gpu, attention, recompute),
         vocab_size=cfg.padded_vocab_size(tensor_parallel),
         max_sequence_length=cfg.max_position_embeddings,
         pre_process=parallel_state.is_pipeline_first_stage(),

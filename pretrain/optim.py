@@ -5,7 +5,8 @@ needs models wrapped in megatron-core's `DistributedDataParallel`, whose contigu
 buffers are allocated with `torch.cuda.current_device()` (`distributed/param_and_grad_buffer.py`),
 so it cannot run on the CPU. Its `get_grad_norm_fp32` also allocates on "cuda", so the norm is
 computed here the same way: squares summed over parameters that are not tensor-parallel
-duplicates (megatron-core's `param_is_not_tensor_parallel_duplicate`), all-reduced over the
+duplicates (megatron-core's `param_is_not_tensor_parallel_duplicate`) nor the last pipeline
+stage's copy of the tied embedding (`param_is_not_shared`), all-reduced over the
 model-parallel group, so clipping matches Megatron's at any TP/PP size.
 Weight decay is not applied to biases, LayerNorm and position/word embeddings' 1-D neighbours
 (any parameter with one dimension), as in Megatron.
@@ -75,7 +76,8 @@ def clip_gradients(model: torch.nn.Module, max_norm: float | None) -> float:
     params = [p for p in model.parameters() if p.grad is not None]
     squares = torch.zeros((), dtype=torch.float64, device=params[0].grad.device if params else "cpu")
     for p in params:
-        if param_is_not_tensor_parallel_duplicate(p):
+        # `shared`: the last pipeline stage's copy of the tied embedding, counted on the first.
+        if param_is_not_tensor_parallel_duplicate(p) and not getattr(p, "shared", False):
             squares += p.grad.detach().double().pow(2).sum()
     if torch.distributed.get_world_size(parallel_state.get_model_parallel_group()) > 1:
         torch.distributed.all_reduce(squares, group=parallel_state.get_model_parallel_group())

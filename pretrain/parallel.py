@@ -23,7 +23,7 @@ class ParallelConfig:
     tensor_parallel: int = 1
     """Tensor-parallel size (Megatron TP); must divide the attention heads and the KV groups."""
     pipeline_parallel: int = 1
-    """Pipeline stages; must divide the layers. Only 1 for now (see `check_layout`)."""
+    """Pipeline stages; must divide the layers (megatron-core's 1F1B schedule, `pretrain/step.py`)."""
     sequence_parallel: bool = False
     """Megatron sequence parallelism for LayerNorm/dropout activations (with TP > 1)."""
 
@@ -48,10 +48,6 @@ def check_layout(model: ModelConfig, par: ParallelConfig, world: int, on_gpu: bo
     if world % (tp * pp):
         raise PretrainError(f"world size {world} does not factor into tensor_parallel={tp} x "
                             f"pipeline_parallel={pp} x data_parallel")
-    if pp > 1:
-        raise PretrainError(f"parallel.pipeline_parallel={pp}: the trainer does not drive megatron-core's pipeline "
-                            "schedules yet (they also allocate on CUDA only); use pipeline_parallel=1 and more "
-                            "tensor/data parallelism")
     return world // (tp * pp)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from pretrain import checkpoint, parallel
+from pretrain import checkpoint, parallel, seqvcr
 from pretrain.config import TrainConfig, resolve
 from pretrain.data import PretrainDataset
 from pretrain.metrics import MetricsWriter, plot_loss
@@ -62,7 +62,10 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and on_gpu)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext())
     model = build_model(cfg.model, cfg.parallel.tensor_parallel, cfg.parallel.pipeline_parallel,
-                        cfg.parallel.sequence_parallel, recompute=cfg.recompute, on_gpu=on_gpu).to(device)
+                        cfg.parallel.sequence_parallel, recompute=cfg.recompute, on_gpu=on_gpu,
+                        attention=cfg.attention).to(device)
+    capture = (seqvcr.attach(model, cfg.seqvcr, cfg.model.num_layers, cfg.model.hidden_size,
+                             cfg.parallel.sequence_parallel) if cfg.seqvcr is not None else None)
     optimizer = build_optimizer(model, cfg.optim)
     global_batch = cfg.micro_batch_size * cfg.grad_accum * dp
     seq = cfg.model.seq_length
@@ -119,7 +122,7 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
             for group in optimizer.param_groups:
                 group["lr"] = lr
             loss = train_step(model, optimizer, train_data, step, cfg.micro_batch_size, cfg.grad_accum,
-                              dp_rank, dp, device, pad_id, autocast)
+                              dp_rank, dp, device, pad_id, autocast, capture)
             grad_norm = clip_gradients(model, cfg.optim.clip_grad)
             optimizer.step()
             done = step + 1
@@ -133,6 +136,8 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
                 record = {"split": "train", "step": done, "loss": sum(window) / len(window), "lr": lr,
                           "grad_norm": grad_norm, "tokens_per_s": tok_rate, "mfu": mfu,
                           "consumed_samples": done * global_batch}
+                if capture is not None:
+                    record.update(model.seqvcr.metrics())
                 metrics.write(record)
                 log.info("step %d/%d loss %.4f lr %.2e grad_norm %.3f tokens/s %.0f mfu %.2e", done,
                          cfg.train_steps, record["loss"], lr, grad_norm, tok_rate, mfu)

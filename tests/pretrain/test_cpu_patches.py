@@ -2,6 +2,8 @@
 
 import torch
 from megatron.core import utils as mcore_utils
+from megatron.core.models.common.language_module.language_module import LanguageModule
+from megatron.core.pipeline_parallel import p2p_communication, schedules
 from megatron.core.tensor_parallel import mappings as mcore_mappings
 from megatron.core.tensor_parallel import random as mcore_random
 
@@ -15,7 +17,10 @@ def test_not_applied_when_cuda_is_present():
         original = mcore_utils.GlobalMemoryBuffer.get_tensor
         fork = mcore_random.CudaRNGStatesTracker.fork
         gather = mcore_mappings._gather_along_last_dim
+        setup = LanguageModule.setup_embeddings_and_output_layer
         assert cpu_patches.apply(cuda_available=True) is False
+        assert schedules.torch is torch and p2p_communication.torch is torch
+        assert LanguageModule.setup_embeddings_and_output_layer is setup
         assert mcore_utils.GlobalMemoryBuffer.get_tensor is original
         assert mcore_random.CudaRNGStatesTracker.fork is fork
         assert mcore_mappings._gather_along_last_dim is gather
@@ -33,8 +38,12 @@ def test_applied_without_cuda_and_revertible():
         buf = mcore_utils.GlobalMemoryBuffer().get_tensor((2, 3, 4), torch.float32, "mpu")
         assert buf.shape == (2, 3, 4) and buf.device.type == "cpu"
         assert mcore_mappings._gather_along_last_dim is not cpu_patches._ORIGINALS["_gather_along_last_dim"]
+        # Pipeline schedules and p2p: "cuda" allocations land on the CPU.
+        assert schedules.torch.zeros([], dtype=torch.int, device="cuda").device.type == "cpu"
+        assert p2p_communication.torch.cuda.current_device() == "cpu"
         cpu_patches.revert()
         assert not cpu_patches.is_applied()
+        assert schedules.torch is torch and p2p_communication.torch is torch
         assert mcore_mappings._gather_along_last_dim.__module__ == "megatron.core.tensor_parallel.mappings"
     finally:
         if was:

@@ -1,10 +1,12 @@
-"""Tensor parallelism under torchrun (2 processes, gloo) trains like one process; its checkpoint exports.
+"""Tensor and pipeline parallelism under torchrun (2 processes, gloo) train like one process;
+their checkpoints export.
 
 The tiny preset is multi-query: with TP 2 each rank all-gathers the shared key/value head, the
 path `cpu_patches` makes run on gloo."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -73,6 +75,31 @@ def test_sequence_parallel_without_transformer_engine_is_refused(monkeypatch):
         init_parallel(load_preset("tiny"), ParallelConfig(tensor_parallel=2, sequence_parallel=True), seed=0)
 
 
-def test_pipeline_parallel_is_refused_before_training():
-    with pytest.raises(PretrainError, match="pipeline_parallel=2: the trainer does not drive"):
-        check_layout(load_preset("tiny"), ParallelConfig(pipeline_parallel=2), world=2, on_gpu=True)
+@pytest.mark.slow
+def test_pipeline_parallel_two_matches_one_stage_and_exports(corpus, tmp_path):
+    # Weights are drawn in construction order, which differs per pipeline layout, so both runs
+    # start from the one-stage run's step-2 checkpoint (resharded to two stages on load).
+    pp1 = _write_config(corpus, tmp_path / "pp1.yaml", tmp_path / "pp1", "grad_accum: 2", "save_interval: 2")
+    _run([sys.executable, "-m", "starforge", "pretrain", "train", "--config", str(pp1)])
+    ckpts = tmp_path / "pp2" / "checkpoints"
+    shutil.copytree(tmp_path / "pp1" / "checkpoints" / "iter_0000002", ckpts / "iter_0000002")
+    (ckpts / "latest").write_text("2\n")
+    pp2 = _write_config(corpus, tmp_path / "pp2.yaml", tmp_path / "pp2", "grad_accum: 2", "save_interval: 2",
+                        "parallel: {pipeline_parallel: 2}")
+    _run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
+          "-m", "starforge", "pretrain", "train", "--config", str(pp2), "--resume"])
+    one, two = _losses(tmp_path / "pp1"), _losses(tmp_path / "pp2")
+    later = {key for key in one if key[1] > 2}
+    assert later == set(two) and len(later) == 8  # train 3..8, valid 4 and 8
+    for key in later:
+        assert two[key] == pytest.approx(one[key], abs=2e-4), key
+    meta = json.loads((ckpts / "iter_0000008" / "meta.json").read_text())
+    assert meta["pipeline_parallel"] == 2
+    report = export(ckpts, tmp_path / "hf")  # layers and tied embedding written by two stages
+    assert report["max_abs_diff"] < 1e-4
+
+
+def test_pipeline_stages_must_divide_the_layers():
+    with pytest.raises(PretrainError, match="num_layers=2 is not divisible by parallel.pipeline_parallel=4"):
+        check_layout(load_preset("tiny"), ParallelConfig(pipeline_parallel=4), world=4, on_gpu=True)
+    assert check_layout(load_preset("tiny"), ParallelConfig(pipeline_parallel=2), world=4, on_gpu=True) == 2

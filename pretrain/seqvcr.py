@@ -1,0 +1,187 @@
+"""Seq-VCR (Sequential Variance-Covariance Regularization, Arefin et al., arXiv 2411.02344,
+ICLR 2025) and the representation-collapse metric; shared by `pretrain` and `finetune`.
+
+The regulariser (paper, section 3, eq. 3; VICReg's variance and covariance terms, arXiv
+2105.04906, applied per sequence position): take the hidden states X [b, s, h] of one layer,
+project them with a linear map used only by this loss, X' = XW [b, s, d]; for every position i
+take the covariance C_i [d, d] of X'[:, i, :] over the batch (unbiased, 1/(b-1), as VICReg) and
+
+    var_i = mean_k max(0, 1 - sqrt(C_i[k, k] + eps))
+    cov_i = sum_{k != l} C_i[k, l]^2 / d
+    loss  = LM loss + lambda_var * mean_i var_i + lambda_cov * mean_i cov_i
+
+Defaults: the paper projects GPT-2 small's 768 to 2048 and applies the loss at the model's final
+hidden output (section 3.4); lambda_var 1.0 and lambda_cov 0.004 for multiplication, eps 1e-3,
+as a public re-implementation states them for the paper (the ICLR reviews note that the
+paper's v1 did not report the lambdas; we could not read its appendix to confirm them).
+
+Tensor parallelism: megatron-core's layer outputs are full width on every tensor-parallel rank
+(the row-parallel output projection all-reduces), so the statistics already see the whole hidden
+dimension; under sequence parallelism they are split along the sequence and `megatron_hidden`
+gathers them (differentiably). The projection is a plain replicated parameter: every TP rank
+initialises it from the same seed and computes the same loss, so its gradients agree, and
+`optim.clip_gradients` counts it once (it is a TP duplicate). Data-parallel ranks average its
+gradient with the model's, since it is registered as a submodule of the model.
+
+Collapse metric: the Shannon entropy of the normalised eigenvalue spectrum of the covariance of a
+layer's representations (all counted tokens of a batch), and its exponential, the effective rank
+(Roy & Vetterli 2007). Its maximum is ln(h): every direction used equally; collapse drives it
+towards 0. (The paper's matrix entropy uses the token Gram matrix; its non-zero eigenvalues are
+those of the uncentred covariance, so the two agree up to centring.)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from starforge.errors import ConfigError
+
+
+@dataclass
+class SeqVcrConfig:
+    layer: int | None = None
+    """1-based transformer layer whose output is regularised; None = the last layer, whose output
+    feeds the final LayerNorm and the LM head (the paper applies Seq-VCR at the final output)."""
+    projection_size: int = 2048
+    """Width of the linear projection used only by this loss (paper: GPT-2 small's 768 -> 2048)."""
+    lambda_var: float = 1.0
+    """Weight of the variance term (paper, multiplication: 1.0)."""
+    lambda_cov: float = 0.004
+    """Weight of the covariance term (paper, multiplication: 0.004)."""
+    eps: float = 1e-3
+    """Added to each variance before the square root (eta in the paper)."""
+
+    def __post_init__(self) -> None:
+        for name in ("lambda_var", "lambda_cov"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"seqvcr.{name}={getattr(self, name)} must be >= 0")
+        if self.eps <= 0:
+            raise ConfigError(f"seqvcr.eps={self.eps} must be > 0")
+        if self.projection_size < 1:
+            raise ConfigError(f"seqvcr.projection_size={self.projection_size} must be >= 1")
+
+    def layer_index(self, num_layers: int) -> int:
+        """The 1-based layer, checked against the model; one-line ConfigError if outside it."""
+        layer = num_layers if self.layer is None else self.layer
+        if not 1 <= layer <= num_layers:
+            raise ConfigError(f"seqvcr.layer={self.layer} is outside the model's layers 1..{num_layers}; "
+                              "set seqvcr.layer to one of them or null for the last")
+        return layer
+
+
+def seqvcr_terms(projected: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(variance term, covariance term) of projected states [b, s, d], averaged over positions."""
+    b, _, d = projected.shape
+    if b < 2:
+        raise ValueError("Seq-VCR needs a batch of at least 2 sequences (covariance over the batch)")
+    with torch.autocast(projected.device.type, enabled=False):  # statistics in fp32 even under bf16
+        return _terms(projected.float().transpose(0, 1), eps)  # [s, b, d]
+
+
+def _terms(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    _, b, d = x.shape
+    x = x - x.mean(dim=1, keepdim=True)
+    diag = x.pow(2).sum(dim=1) / (b - 1)  # [s, d]: C_kk
+    var = torch.relu(1.0 - torch.sqrt(diag + eps)).mean(dim=1)  # [s]
+    # sum_kl C_kl^2 = ||X^T X||_F^2 / (b-1)^2 = ||X X^T||_F^2 / (b-1)^2: the [b, b] Gram matrix
+    # is the cheaper one when the batch is narrower than the projection (b < d, the usual case).
+    gram = x @ x.transpose(1, 2) if b < d else x.transpose(1, 2) @ x  # [s, b, b] or [s, d, d]
+    off = (gram.pow(2).sum(dim=(1, 2)) / (b - 1) ** 2 - diag.pow(2).sum(dim=1)) / d  # [s]
+    return var.mean(), off.mean()
+
+
+class SeqVcrRegularizer(torch.nn.Module):
+    """The projection and the loss; `forward(hidden [b, s, h])` -> weighted Seq-VCR loss."""
+
+    def __init__(self, cfg: SeqVcrConfig, hidden_size: int):
+        super().__init__()
+        self.cfg = cfg
+        self.projection = torch.nn.Linear(hidden_size, cfg.projection_size)
+        self.last: dict[str, float] = {}
+        self.last_hidden: torch.Tensor | None = None
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        var, cov = seqvcr_terms(self.projection(hidden.to(self.projection.weight.dtype)), self.cfg.eps)
+        self.last = {"seqvcr_var": var.detach(), "seqvcr_cov": cov.detach()}  # read at log time: no sync here
+        self.last_hidden = hidden.detach()
+        return self.cfg.lambda_var * var + self.cfg.lambda_cov * cov
+
+    def metrics(self) -> dict[str, float]:
+        """The last microbatch's terms and the collapse metric of the regularised layer."""
+        out = {k: float(v) for k, v in self.last.items()}
+        if self.last_hidden is not None:
+            out["seqvcr_entropy"] = spectrum_entropy(self.last_hidden)
+            out["seqvcr_effective_rank"] = effective_rank(out["seqvcr_entropy"])
+        return out
+
+
+@torch.no_grad()
+def spectrum_entropy(hidden: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    """Entropy (nats) of the normalised eigenvalues of the covariance of the token representations
+    hidden [..., h] (rows where `mask` is true); ln(h) at most. exp() of it is the effective rank."""
+    x = hidden.detach().double().reshape(-1, hidden.shape[-1])
+    if mask is not None:
+        x = x[mask.reshape(-1).bool()]
+    if x.shape[0] < 2:
+        return float("nan")
+    x = x - x.mean(dim=0, keepdim=True)
+    eig = torch.linalg.eigvalsh(x.T @ x / (x.shape[0] - 1)).clamp(min=0)
+    p = eig / eig.sum()
+    p = p[p > 0]
+    return float(-(p * p.log()).sum())
+
+
+def effective_rank(entropy: float) -> float:
+    return math.exp(entropy)
+
+
+# --- megatron-core glue ---------------------------------------------------------------------
+
+def megatron_hidden(layer_output: torch.Tensor, sequence_parallel: bool = False) -> torch.Tensor:
+    """A megatron-core layer output [s(/tp), b, h] as [b, s, h] with the whole sequence: under
+    sequence parallelism each TP rank holds a slice of the sequence, gathered here."""
+    from megatron.core import parallel_state
+
+    if (sequence_parallel and parallel_state.model_parallel_is_initialized()
+            and parallel_state.get_tensor_model_parallel_world_size() > 1):
+        from megatron.core.tensor_parallel.mappings import gather_from_sequence_parallel_region
+
+        layer_output = gather_from_sequence_parallel_region(layer_output)
+    return layer_output.transpose(0, 1)
+
+
+class LayerCapture:
+    """A forward hook on one megatron-core `TransformerLayer` keeping its output hidden states
+    [b, s, h] for the loss (with autograd) and the collapse metric. Removed by `remove()`."""
+
+    def __init__(self, model: torch.nn.Module, layer: int, sequence_parallel: bool = False):
+        self.hidden: torch.Tensor | None = None
+        self.sequence_parallel = sequence_parallel
+        module = model.decoder.layers[layer - 1]
+        self.handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, module: torch.nn.Module, args: tuple, output) -> None:
+        out = output[0] if isinstance(output, (tuple, list)) else output  # (hidden, context)
+        self.hidden = megatron_hidden(out, self.sequence_parallel)
+
+    def pop(self) -> torch.Tensor:
+        hidden, self.hidden = self.hidden, None
+        if hidden is None:
+            raise RuntimeError("Seq-VCR: the hooked layer did not run in this forward pass")
+        return hidden
+
+    def remove(self) -> None:
+        self.handle.remove()
+
+
+def attach(model: torch.nn.Module, cfg: SeqVcrConfig, num_layers: int, hidden_size: int,
+           sequence_parallel: bool = False) -> LayerCapture:
+    """Register the regulariser as `model.seqvcr` (so the optimizer, data-parallel averaging,
+    gradient clipping and checkpoints see its projection) and hook the chosen layer."""
+    layer = cfg.layer_index(num_layers)
+    ref = next(model.parameters())
+    model.seqvcr = SeqVcrRegularizer(cfg, hidden_size).to(device=ref.device, dtype=ref.dtype)
+    return LayerCapture(model, layer, sequence_parallel)

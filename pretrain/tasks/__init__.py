@@ -1,0 +1,1 @@
+"""Synthetic reasoning tasks used to test trainer options (Seq-VCR, pause tokens)."""
