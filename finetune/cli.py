@@ -1,4 +1,4 @@
-"""`starforge finetune`: problems, sft, rl, sft-rl, tapes-to-sft (and `continue`, pending).
+"""`starforge finetune`: problems, sft, rl, sft-rl, tapes-to-sft, continue.
 
     starforge finetune problems --output runs/ft/problems --tiny-model runs/ft/tiny
     starforge finetune sft --model runs/ft/tiny --data runs/ft/problems/train.jsonl --output runs/ft/sft
@@ -124,10 +124,11 @@ def main(argv: list[str]) -> int:
         print(json.dumps(tapes_to_sft(args.tapes, args.output, args.min_reward, contamination_texts(tasks))))
         return 0
     if args.command == "continue":
-        from starforge.errors import FinetuneError
+        # StarCoder's recipe: pretrain's own trainer, weights from the base checkpoint, fresh optimizer.
+        from pretrain.config import load_train_config
+        from pretrain.train import train
 
-        raise FinetuneError("finetune continue needs pretrain's trainer to load weights without the optimizer "
-                            "(a `init_from` field in pretrain's TrainConfig), which has not landed; see "
-                            "docs/finetune.md. Meanwhile: starforge pretrain train --config "
-                            "configs/finetune/continue-python.yaml")
+        cfg = load_train_config(args.config, [*args.overrides, f"init_from={args.from_ckpt}"])
+        print(json.dumps(train(cfg), default=str))
+        return 0
     return 2

@@ -168,6 +168,39 @@ def load(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -
     return meta
 
 
+def resolve(path: Path) -> Path:
+    """Accept an iter_* directory or a checkpoints/ directory holding `latest`."""
+    path = Path(path)
+    if (path / "latest").is_file():
+        path = iter_dir(path, latest_step(path))
+    if not path.is_dir():
+        raise PretrainError(f"{path}: checkpoint directory not found")
+    return path
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> dict[str, Any]:
+    """Model weights only, for continued pretraining: the optimizer, schedule, step and RNG stay
+    this run's own. Same shape checks (one-line PretrainError) as `load`."""
+    from megatron.core import dist_checkpointing
+    from torch.distributed.checkpoint.api import CheckpointException  # a BaseException
+
+    meta = read_meta(path)
+    model_sd = model.sharded_state_dict(prefix="model.")
+    try:
+        expected = dist_checkpointing.load_tensors_metadata(str(path))
+    except (Exception, CheckpointException) as exc:
+        raise PretrainError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); "
+                            "pick another checkpoint for init_from") from None
+    _check_shapes(path, model_sd, expected)
+    try:
+        loaded = dist_checkpointing.load({"model": model_sd}, str(path))
+    except (Exception, CheckpointException) as exc:
+        raise PretrainError(f"{path}: cannot load model weights ({type(exc).__name__}: {str(exc)[:200]}); "
+                            "it is corrupt or of another shape") from None
+    model.load_state_dict({k.removeprefix("model."): v for k, v in loaded["model"].items()}, strict=True)
+    return meta
+
+
 def _layout(meta: dict[str, Any]) -> tuple[int, int, int]:
     return (int(meta.get("tensor_parallel", 1)), int(meta.get("pipeline_parallel", 1)),
             int(meta.get("data_parallel", 1)))

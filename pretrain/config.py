@@ -57,6 +57,10 @@ class TrainConfig:
     """torch intra-op threads on the CPU; None leaves torch's default."""
     seqvcr: SeqVcrConfig | None = None
     """Seq-VCR regulariser against representation collapse (arXiv 2411.02344); null (default) is off."""
+    init_from: Path | None = None
+    """Checkpoint (an iter_* folder, or a checkpoints/ folder with `latest`) whose model weights start
+    this run with a fresh optimizer, schedule and step: continued pretraining (StarCoderBase ->
+    StarCoder). Ignored on --resume, which restores the run's own checkpoint."""
 
     @property
     def checkpoint_dir(self) -> Path:

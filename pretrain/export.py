@@ -73,13 +73,7 @@ def read_run_config(checkpoint_dir: Path) -> dict[str, Any]:
 
 def resolve_checkpoint(path: Path) -> Path:
     """Accept an iter_* directory or a checkpoints/ directory holding `latest`."""
-    path = Path(path)
-    if (path / "latest").is_file():
-        step = ckpt_io.latest_step(path)
-        path = ckpt_io.iter_dir(path, step)
-    if not path.is_dir():
-        raise PretrainError(f"{path}: checkpoint directory not found")
-    return path
+    return ckpt_io.resolve(path)
 
 
 def qkv_to_bigcode(w: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:

@@ -42,6 +42,8 @@ def load_tokenizer(path: Path | None):
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train `cfg.train_steps` steps; returns a summary (losses, tokens/s, output paths)."""
+    if cfg.init_from is not None and not resume:
+        checkpoint.resolve(cfg.init_from)  # a wrong path fails before anything is built
     tokenizer = load_tokenizer(cfg.tokenizer)
     cfg = resolve(cfg, tokenizer.get_vocab_size() if tokenizer else None)
     if cfg.threads:
@@ -89,6 +91,11 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
                                 f"{global_batch}; keep micro_batch_size x grad_accum x data-parallel the same")
         start = int(meta["step"])
         log.info("resumed from step %d (%d samples consumed)", start, meta["consumed_samples"])
+    elif cfg.init_from is not None:
+        source = checkpoint.resolve(cfg.init_from)
+        meta = checkpoint.load_weights(source, model)
+        log.info("initialised from %s (its step %s): weights only, fresh optimizer and schedule", source,
+                 meta.get("step"))
     metrics = MetricsWriter(cfg.out_dir, start, cfg.tensorboard, enabled=rank0)
     if rank0:
         cfg.out_dir.mkdir(parents=True, exist_ok=True)

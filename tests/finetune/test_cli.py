@@ -36,6 +36,9 @@ def test_tapes_to_sft_command(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["kept"] == 1
 
 
-def test_continue_says_what_is_missing(tmp_path, capsys):
-    assert main(["finetune", "continue", "--from", str(tmp_path)]) == 2
-    assert "init_from" in capsys.readouterr().err
+def test_continue_from_a_missing_checkpoint_is_one_line_error(tmp_path, capsys):
+    assert main(["finetune", "continue", "--from", str(tmp_path / "nope"), "--config",
+                 "configs/finetune/continue-tiny.yaml", "--set", f"out_dir={tmp_path / 'out'}",
+                 "--set", f"tokenizer={tmp_path / 'no-tokenizer'}"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "nope: checkpoint directory not found" in errors[0]

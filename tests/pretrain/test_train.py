@@ -89,3 +89,24 @@ def test_resume_without_checkpoint_says_so(corpus, tmp_path):
 def test_vocab_smaller_than_tokenizer_is_refused(corpus, tmp_path):
     with pytest.raises(PretrainError, match="tokenizer has 512 tokens but model.vocab_size=100"):
         train(tiny(corpus, tmp_path / "run", "model.vocab_size=100"))
+
+
+def test_init_from_starts_from_the_base_weights_with_a_fresh_optimizer(corpus, tmp_path):
+    base, cont, fresh = tmp_path / "base", tmp_path / "cont", tmp_path / "fresh"
+    base_summary = train(tiny(corpus, base, "train_steps=20", "eval_interval=null"))
+    cont_summary = train(tiny(corpus, cont, "train_steps=3", "eval_interval=null",
+                              f"init_from={base / 'checkpoints'}", "optim.lr=0.0003"))
+    fresh_summary = train(tiny(corpus, fresh, "train_steps=3", "eval_interval=null"))
+    # Step counting restarts (fresh schedule), but the model already knows what the base learned.
+    assert cont_summary["start_step"] == 0 and sorted(train_losses(cont)) == [1, 2, 3]
+    assert cont_summary["first_loss"] < fresh_summary["first_loss"] - 0.5
+    assert abs(cont_summary["first_loss"] - base_summary["final_loss"]) < 0.5
+
+
+def test_init_from_another_shape_is_one_line_error(corpus, tmp_path):
+    train(tiny(corpus, tmp_path / "base", "train_steps=2", "eval_interval=null"))
+    with pytest.raises(PretrainError, match="another model shape"):
+        train(tiny(corpus, tmp_path / "cont", "train_steps=2", "eval_interval=null", "model.hidden_size=32",
+                   f"init_from={tmp_path / 'base' / 'checkpoints'}"))
+    with pytest.raises(PretrainError, match="checkpoint directory not found"):
+        train(tiny(corpus, tmp_path / "cont2", "train_steps=2", f"init_from={tmp_path / 'nope'}"))
