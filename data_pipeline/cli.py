@@ -14,9 +14,11 @@ from starforge.config import add_config_args, describe, load_config
 
 COMMANDS = {
     "curate": ("data_pipeline.curate", "CurateConfig", "curate",
-               "read repositories, drop binary/undecodable/empty/oversized files and exact duplicates",
-               {"input": "a folder of repositories, or builtin:stdlib (default)", "output": "output folder DIR",
-                "tasks": "datatrove tasks", "workers": "tasks run at once"}),
+               "StarCoder's curation chain: read, filter, deduplicate, decontaminate, redact PII",
+               {"input": "a folder of repositories, JSONL/Parquet in The Stack's schema, hf:DATASET, or "
+                         "builtin:stdlib (default)", "output": "output folder DIR",
+                "tasks": "datatrove tasks", "workers": "tasks run at once",
+                "executor": "local (default), slurm or ray"}),
     "train-tokenizer": ("data_pipeline.tokenize.train", "TrainTokenizerConfig", "train_tokenizer",
                         "train a StarCoder-style byte-level BPE on DIR/kept",
                         {"input": "DIR/kept from curate", "output": "tokenizer folder TOKDIR",
@@ -36,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         for key, flag_help in flags.items():
             cmd.add_argument(f"--{key.replace('_', '-')}", dest=key, default=None, help=flag_help)
+        if name == "curate":
+            cmd.add_argument("--dry-run", action="store_true", help="print the plan (stages, steps, sbatch scripts), run nothing")
         add_config_args(cmd)
         cmd.add_argument("--help-config", action="store_true", help="list every config key with its default")
     return parser
@@ -51,6 +55,8 @@ def main(argv: list[str]) -> int:
         return 0
     # Flags are overrides too (values as YAML scalars, so --tasks 4 is an int), before --set.
     flag_overrides = [f"{key}={_yaml_value(getattr(args, key))}" for key in flags if getattr(args, key) is not None]
+    if getattr(args, "dry_run", False):
+        flag_overrides.append("dry_run=true")
     cfg = load_config(config_cls, args.config, flag_overrides + args.overrides)
     run(cfg)
     return 0

@@ -1,16 +1,19 @@
-"""`starforge data curate`: a corpus of repositories in, kept/ and removed/<step>/ JSONL out.
+"""`starforge data curate`: a corpus in, kept/ and removed/<step>/ JSONL out, StarCoder's chain.
 
     DIR/kept/<rank>.jsonl.gz             files to train on (format: data_pipeline/records.py)
     DIR/removed/<step>/<rank>.jsonl.gz   every other input file, with metadata.reason
     DIR/stats.json                       counts and bytes per step, totals
+    DIR/funnel.json, DIR/funnel.png      docs and bytes left after each step, per language
     DIR/config.yaml                      the resolved CurateConfig
     DIR/logs/<stage>/                    datatrove logs, per-task stats and completion markers
-    DIR/work/sources.jsonl               the input files, listed once (all tasks read this list)
-    DIR/work/filtered/, work/dedup/      intermediates of exact dedup
+    DIR/work/sources.jsonl               the input files, listed once (folder inputs)
+    DIR/work/filtered/, work/dedup/      intermediates of deduplication
 
-Re-running with the same config skips the tasks datatrove marked complete and reuses the saved
-listing (files added to the input since are not picked up: use a new DIR for a fresh run); a
-different config on the same DIR is refused, so a run never mixes two configs.
+The steps and their order are in `pipelines.py`. Re-running with the same config skips the
+tasks datatrove marked complete and reuses the saved listing (files added to the input since
+are not picked up: use a new DIR for a fresh run); a different config on the same DIR is
+refused, so a run never mixes two configs. `dry_run` prints the plan (stages, steps, tasks,
+and for Slurm the sbatch scripts) and runs nothing.
 """
 
 from __future__ import annotations
@@ -18,30 +21,54 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from data_pipeline import pipelines
-from data_pipeline.executor import run_pipeline
+from data_pipeline.config import (
+    DecontaminationConfig,
+    MetadataPrefixConfig,
+    NearDedupConfig,
+    QualityConfig,
+    SlurmConfig,
+)
+from data_pipeline.executor import build_executors, describe_plan, run_stages
+from data_pipeline.format.jupyter import JupyterConfig
+from data_pipeline.funnel import write_funnel
+from data_pipeline.readers.inputs import input_format
 from data_pipeline.readers.sources import BUILTIN_STDLIB, list_sources, load_listing, save_listing
 from data_pipeline.run_dir import prepare_run_dir
+from pii.config import PiiConfig
 from starforge.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-STAGES = ("filter", "dedup_find", "dedup_filter")
+STAGES = pipelines.STAGES
 
 
 @dataclass
 class CurateConfig:
     input: str = BUILTIN_STDLIB
-    """A folder with one repository per sub-folder, or `builtin:stdlib` (this interpreter's standard library)."""
+    """A folder with one repository per sub-folder, a YAML list of checked-out repositories (with
+    stars), `builtin:stdlib` (this interpreter's standard library), JSONL/Parquet files in The
+    Stack's schema, or `hf:NAME_OR_DIR` (a `datasets` dataset)."""
     output: Path | None = None
-    """Output folder (kept/, removed/, stats.json, config.yaml, logs/)."""
+    """Output folder (kept/, removed/, stats.json, funnel.json, config.yaml, logs/)."""
+    input_format: Literal["auto", "repositories", "stack", "hf"] = "auto"
+    """How to read `input`; `auto` decides from its form (readers/inputs.py)."""
+    hf_split: str = "train"
+    """Split of an `hf:` dataset."""
     tasks: int = 2
     """datatrove tasks (shards of the corpus); the same number resumes a run."""
     workers: int = 2
     """Tasks run at once (processes); 1 runs them in this process."""
+    executor: Literal["local", "slurm", "ray"] = "local"
+    """Where tasks run: this machine's processes, a Slurm job array per stage, or a Ray cluster."""
+    dry_run: bool = False
+    """Print the plan (stages, steps, tasks, sbatch scripts) and run nothing."""
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    """Job settings used with executor=slurm."""
     max_file_bytes: int = 1_000_000
     """Files larger than this are removed as `too_large` without being read (The Stack: 1 MB)."""
     binary_probe_bytes: int = 8192
@@ -50,12 +77,37 @@ class CurateConfig:
     """With builtin:stdlib, also read installed distributions whose metadata licence is permissive."""
     site_packages: list[str] | None = None
     """Only these distribution names (with include_site_packages); None for all permissive ones."""
+    languages: list[str] | None = None
+    """Languages kept (names from data_pipeline/readers/languages.yaml); None: StarCoder's, with Jupyter."""
+    permissive_licences: list[str] | None = None
+    """SPDX ids counted as permissive; None: The Stack's list (readers/licences.py PERMISSIVE)."""
+    allow_unknown_licence: bool = False
+    """Keep files whose licence could not be determined (The Stack: no)."""
+    jupyter: JupyterConfig | None = field(default_factory=JupyterConfig)
+    """Notebook conversion to script and structured forms; null keeps notebooks as raw JSON."""
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    """StarCoder's quality filters."""
+    near_dedup: NearDedupConfig | None = field(default_factory=NearDedupConfig)
+    """MinHash near-deduplication after exact dedup; null switches it off."""
+    decontamination: DecontaminationConfig | None = field(default_factory=DecontaminationConfig)
+    """Removal of files containing benchmark texts; null switches it off."""
+    pii: PiiConfig | None = field(default_factory=PiiConfig)
+    """PII redaction by the `pii` package's step; null switches it off."""
+    metadata_prefix: MetadataPrefixConfig | None = field(default_factory=MetadataPrefixConfig)
+    """StarCoder's <reponame>/<filename>/<gh_stars> prefixes (applied by `tokenize`); null: none."""
 
     def __post_init__(self):
         if self.tasks < 1 or self.workers < 1:
             raise ConfigError(f"tasks and workers must be >= 1, got tasks={self.tasks} workers={self.workers}")
         if self.max_file_bytes < 1 or self.binary_probe_bytes < 1:
             raise ConfigError("max_file_bytes and binary_probe_bytes must be >= 1")
+        if self.languages is not None:
+            from data_pipeline.readers.languages import known_languages
+
+            unknown = sorted(set(self.languages) - known_languages() - {"Jupyter Script", "Jupyter Structured"})
+            if unknown:
+                raise ConfigError(f"languages: unknown language {unknown[0]!r}; use names from "
+                                  "data_pipeline/readers/languages.yaml, e.g. 'Python', 'C++', 'Jupyter Notebook'")
 
 
 def curate(cfg: CurateConfig) -> dict:
@@ -63,33 +115,50 @@ def curate(cfg: CurateConfig) -> dict:
     if cfg.output is None:
         raise ConfigError("curate needs an output folder: pass --output DIR (or set output: in the config)")
     out = Path(cfg.output)
-    if not cfg.input.startswith("builtin:") and out.resolve().is_relative_to(Path(cfg.input).resolve()):
+    fmt = input_format(cfg)
+    if fmt != "hf" and not cfg.input.startswith("builtin:") and out.resolve().is_relative_to(
+            Path(cfg.input).resolve()):
         raise DataError(f"output '{out}' is inside input '{cfg.input}': it would be read as input; "
                         "choose an output folder outside it")
-    files = list_sources(cfg.input, cfg.include_site_packages, cfg.site_packages)
-    if not files:
-        raise DataError(f"input '{cfg.input}': no files found; point --input at a folder of repositories")
-    prepare_run_dir(cfg, out)
     listing = out / pipelines.LISTING
-    if not listing.is_file():  # a resumed run keeps the listing its finished tasks used
-        save_listing(files, listing)
+    files = None
+    if fmt == "repositories":
+        files = list_sources(cfg.input, cfg.include_site_packages, cfg.site_packages)
+        if not files:
+            raise DataError(f"input '{cfg.input}': no files found; point --input at a folder of repositories")
+    elif fmt == "stack" and not Path(cfg.input).exists():
+        raise DataError(f"input '{cfg.input}': no such file or folder")
+
+    stage_pipelines = {"filter": pipelines.filter_stage(cfg, out), "dedup_find": pipelines.dedup_find_stage(cfg, out),
+                       "dedup_filter": pipelines.dedup_filter_stage(cfg, out)}
+    if cfg.dry_run:
+        plan = describe_plan(cfg, out, stage_pipelines)
+        print(plan)
+        return {"dry_run": True, "plan": plan}
+
+    prepare_run_dir(cfg, out)
+    if files is not None:
+        if not listing.is_file():  # a resumed run keeps the listing its finished tasks used
+            save_listing(files, listing)
+        else:
+            files = load_listing(listing)
+        log.info("curating %d files from %s into %s (%d tasks, %d workers, %s)", len(files), cfg.input, out,
+                 cfg.tasks, cfg.workers, cfg.executor)
     else:
-        files = load_listing(listing)
-    log.info("curating %d files from %s into %s (%d tasks, %d workers)", len(files), cfg.input, out,
-             cfg.tasks, cfg.workers)
+        log.info("curating %s (%s) into %s (%d tasks, %d workers, %s)", cfg.input, fmt, out, cfg.tasks,
+                 cfg.workers, cfg.executor)
 
     started = time.perf_counter()
-    stage_pipelines = (pipelines.filter_stage(cfg, out), pipelines.dedup_find_stage(cfg, out),
-                       pipelines.dedup_filter_stage(cfg, out))
-    for stage, pipeline in zip(STAGES, stage_pipelines):
-        if stage == "dedup_filter" and not any((out / "work" / "filtered").glob("*.jsonl")):
-            break  # stage 1 let nothing through: nothing to deduplicate (datatrove's reader would fail)
-        tasks = 1 if stage == "dedup_find" else cfg.tasks
-        run_pipeline(pipeline, tasks, cfg.workers, str(out / "logs" / stage))
+    executors = build_executors(cfg, out, stage_pipelines)
+    if not run_stages(cfg, out, executors):
+        log.info("curate: jobs submitted to %s; run the same command again when they finish to write stats.json",
+                 cfg.executor)
+        return {"submitted": True}
     wall = time.perf_counter() - started
 
     stats = collect_stats(out, wall)
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    write_funnel(stats, out)
     _log_summary(stats, out)
     if stats["totals"]["kept"] == 0:
         raise DataError(f"input '{cfg.input}': no file kept out of {stats['totals']['files']}; "
@@ -100,33 +169,68 @@ def curate(cfg: CurateConfig) -> dict:
 def collect_stats(out: Path, wall_s: float | None = None) -> dict:
     """stats.json from the per-task datatrove stats of every stage (complete even after a resume)."""
     merged = {stage: _merge_task_stats(out / "logs" / stage) for stage in STAGES}
-    reader = merged["filter"].get("repositories", {})
+    reader_stats = merged["filter"]
+    reader = next((s for name, s in reader_stats.items() if "documents" in s and name not in pipelines.STEPS), {})
     steps = []
-    for name in pipelines.FILTER_STEPS:
-        stage = "dedup_filter" if name == "exact_dedup" else "filter"
-        s = merged[stage].get(name, {})
+    for name, stage in pipelines.STEPS.items():
+        if name not in merged[stage]:
+            continue  # switched off in this run
+        s = merged[stage][name]
         removed = {k.removeprefix("dropped_"): v for k, v in s.items() if k.startswith("dropped_")}
-        steps.append({"step": name, "docs_in": s.get("total", 0), "kept": s.get("forwarded", 0),
-                      "removed": removed, "bytes_in": s.get("bytes_in", 0),
-                      "bytes_removed": s.get("bytes_dropped", 0)})
+        step = {"step": name, "docs_in": s.get("total", 0), "kept": s.get("forwarded", 0) + s.get("added", 0),
+                "removed": removed, "bytes_in": s.get("bytes_in", 0), "bytes_removed": s.get("bytes_dropped", 0),
+                "by_language": _by_language(s)}
+        if s.get("added"):
+            step["added"] = s["added"]
+        extra = {k: v for k, v in s.items() if k.startswith("contaminated/")}
+        if extra:
+            step["hits"] = {k.removeprefix("contaminated/"): v for k, v in extra.items()}
+        steps.append(step)
     by_reason: dict[str, int] = {}
     for step in steps:
         for reason, count in step["removed"].items():
             by_reason[reason] = by_reason.get(reason, 0) + count
-    files, bytes_in = reader.get("documents", 0), reader.get("bytes", 0)
-    kept = steps[-1]["kept"]
-    bytes_kept = steps[-1]["bytes_in"] - steps[-1]["bytes_removed"]
-    bytes_read = steps[2]["bytes_in"]  # what reached the binary filter: too_large/unreadable files are not read
+    files = reader.get("documents", 0)
+    bytes_in = reader.get("bytes", reader.get("doc_len", 0))
+    kept = steps[-1]["kept"] if steps else 0
+    bytes_kept = steps[-1]["bytes_in"] - steps[-1]["bytes_removed"] if steps else 0
+    bytes_read = next((s["bytes_in"] for s in steps if s["step"] == "binary"), bytes_in)
+    added = sum(s.get("added", 0) for s in steps)
     totals = {"files": files, "kept": kept, "removed": sum(by_reason.values()), "removed_by_reason": by_reason,
               "bytes_in": bytes_in, "bytes_read": bytes_read, "bytes_kept": bytes_kept}
-    if files != kept + totals["removed"]:
-        log.warning("stats do not add up: %d files read, %d kept + %d removed", files, kept, totals["removed"])
+    if added:
+        totals["added_by_conversion"] = added
+    if files + added != kept + totals["removed"]:
+        log.warning("stats do not add up: %d files read (+%d from conversion), %d kept + %d removed", files, added,
+                    kept, totals["removed"])
     summary: dict = {"steps": steps, "totals": totals}
+    other = {name: s for stage in ("dedup_find", "dedup_filter") for name, s in merged[stage].items()
+             if name not in pipelines.STEPS and "reader" not in name.lower()}
+    for name, s in other.items():
+        if "redact" in name.lower():
+            summary["pii"] = {k: v for k, v in s.items() if not k.startswith(("mean", "time"))}
+        elif "prefix" in name.lower():
+            summary["metadata_prefix"] = s
+        elif "finder" in name.lower():
+            summary.setdefault("dedup", {}).update(s)
     if wall_s is not None:
         summary["wall_s"] = round(wall_s, 2)
         summary["mb_per_s"] = round(bytes_read / 1e6 / wall_s, 2) if wall_s > 0 else None  # bytes read
-    summary["outputs"] = {"kept": str(out / "kept"), "removed": str(out / "removed")}
+    summary["outputs"] = {"kept": str(out / "kept"), "removed": str(out / "removed"),
+                          "funnel": str(out / "funnel.json")}
     return summary
+
+
+def _by_language(s: dict) -> dict[str, dict[str, int]]:
+    langs: dict[str, dict[str, int]] = {}
+    for key, value in s.items():
+        kind, sep, lang = key.partition("/")
+        if sep and kind in ("lang_in", "lang_bytes_in", "lang_dropped", "lang_bytes_dropped"):
+            langs.setdefault(lang, {"docs_in": 0, "bytes_in": 0, "removed": 0, "bytes_removed": 0})
+            field_name = {"lang_in": "docs_in", "lang_bytes_in": "bytes_in", "lang_dropped": "removed",
+                          "lang_bytes_dropped": "bytes_removed"}[kind]
+            langs[lang][field_name] = value
+    return dict(sorted(langs.items()))
 
 
 def _merge_task_stats(logging_dir: Path) -> dict[str, dict[str, float]]:
@@ -149,5 +253,5 @@ def _log_summary(stats: dict, out: Path) -> None:
              t["bytes_in"] / 1e6, t["bytes_read"] / 1e6, t["kept"], t["bytes_kept"] / 1e6, t["removed"],
              reasons or "none")
     if "wall_s" in stats:
-        log.info("curate: %.1f s, %.1f MB/s; outputs: %s/kept, %s/removed, %s/stats.json",
-                 stats["wall_s"], stats["mb_per_s"] or 0, out, out, out)
+        log.info("curate: %.1f s, %.1f MB/s; outputs: %s/kept, %s/removed, %s/stats.json, %s/funnel.png",
+                 stats["wall_s"], stats["mb_per_s"] or 0, out, out, out, out)

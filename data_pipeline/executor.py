@@ -1,19 +1,30 @@
-"""datatrove's local executor, with its console output following starforge's logging.
+"""Running the curation stages on datatrove's Local, Slurm or Ray executors.
+
+Stages run in order, each depending on the one before (`depends=` for Slurm and Ray, one after
+the other locally). Stage `dedup_find` is always a single task.
 
 datatrove logs through loguru, not `logging`, so `starforge -v` / `setup_logging` cannot reach it:
 each task would print its pipeline, every input file and a stats table (over a hundred lines
-per curate run). Unless the `data_pipeline` logger is at DEBUG, tasks print only errors and the
-parent only warnings; full logs still go to `<logging_dir>/logs/task_<rank>.log`.
+per curate run). Unless the `data_pipeline` logger is at DEBUG, local tasks print only errors
+and the parent only warnings; full logs still go to `<logging_dir>/logs/task_<rank>.log`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
+
+from starforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from data_pipeline.curate import CurateConfig
 
 log = logging.getLogger("data_pipeline")
 
@@ -46,3 +57,83 @@ def run_pipeline(pipeline: list[PipelineStep], tasks: int, workers: int, logging
     finally:
         logger.remove()
         logger.add(sys.stderr)  # datatrove's default sink, as found
+
+
+def stage_tasks(cfg: CurateConfig, stage: str) -> int:
+    return 1 if stage == "dedup_find" else cfg.tasks
+
+
+def build_executors(cfg: CurateConfig, out: Path, stage_pipelines: dict[str, list[PipelineStep]]) -> dict:
+    """{stage: executor}. Local: the pipelines (run_stages runs them one by one); Slurm/Ray: datatrove
+    executors chained by `depends`."""
+    if cfg.executor == "local":
+        return dict(stage_pipelines)
+    executors: dict = {}
+    previous = None
+    for stage, pipeline in stage_pipelines.items():
+        logging_dir = str(out / "logs" / stage)
+        tasks = stage_tasks(cfg, stage)
+        if cfg.executor == "slurm":
+            from datatrove.executor.slurm import SlurmPipelineExecutor
+
+            s = cfg.slurm
+            executor = SlurmPipelineExecutor(
+                pipeline, tasks=tasks, time=s.time, partition=s.partition, cpus_per_task=s.cpus_per_task,
+                mem_per_cpu_gb=s.mem_per_cpu_gb, job_name=f"starforge_{stage}", venv_path=s.venv_path,
+                sbatch_args=dict(s.sbatch_args), depends=previous, logging_dir=logging_dir)
+        else:
+            from datatrove.executor.ray import RayPipelineExecutor
+
+            if importlib.util.find_spec("ray") is None and not cfg.dry_run:
+                raise ConfigError("executor=ray needs the `ray` package: pip install 'ray[default]', then run "
+                                  "`ray start --head` (or give RAY_ADDRESS) for a cluster")
+            executor = RayPipelineExecutor(pipeline, tasks=tasks, workers=min(cfg.workers, tasks),
+                                           depends=previous, logging_dir=logging_dir)
+        executors[stage] = executor
+        previous = executor
+    return executors
+
+
+def run_stages(cfg: CurateConfig, out: Path, executors: dict) -> bool:
+    """Run every stage; True when all have finished here (False: jobs submitted to Slurm)."""
+    if cfg.executor == "local":
+        for stage, pipeline in executors.items():
+            if stage == "dedup_filter" and not any((out / "work" / "filtered").glob("*.jsonl")):
+                break  # stage 1 let nothing through: nothing to deduplicate (datatrove's reader would fail)
+            run_pipeline(pipeline, stage_tasks(cfg, stage), cfg.workers, str(out / "logs" / stage))
+        return True
+    last = executors[list(executors)[-1]]
+    last.run()  # Slurm: launches the chain of dependent job arrays; Ray: runs dependencies first
+    if cfg.executor == "slurm":
+        return all(not ex.get_incomplete_ranks() for ex in executors.values())
+    return True
+
+
+def sbatch_script(executor, depends_on: str | None = None) -> str:
+    """The sbatch script datatrove would submit for `executor` (without writing or submitting it)."""
+    ranks = executor.tasks
+    max_array = min(ranks, executor.max_array_size) if executor.max_array_size != -1 else ranks
+    run = f"srun -l -n {executor.nodes_per_task} launch_pickled_pipeline " \
+          f"{executor.logging_dir.resolve_paths('executor.pik')}"
+    script = executor.get_launch_file_contents(executor.get_sbatch_args(max_array), run)
+    if depends_on:
+        script = script.replace("#SBATCH", f"#SBATCH --dependency=afterok:<{depends_on} job id>\n#SBATCH", 1)
+    return script
+
+
+def describe_plan(cfg: CurateConfig, out: Path, stage_pipelines: dict[str, list[PipelineStep]]) -> str:
+    """Human-readable plan: each stage with its tasks and steps; for Slurm, each sbatch script."""
+    lines = [f"curate plan: input {cfg.input} -> {out} (executor {cfg.executor}, {cfg.tasks} tasks, "
+             f"{cfg.workers} workers)"]
+    previous = None
+    executors = build_executors(cfg, out, stage_pipelines) if cfg.executor == "slurm" else {}
+    for i, (stage, pipeline) in enumerate(stage_pipelines.items(), start=1):
+        dep = f", after {previous}" if previous else ""
+        lines.append(f"stage {i} {stage}: {stage_tasks(cfg, stage)} task(s){dep}")
+        for step in pipeline:
+            lines.append(f"  - {type(step).__name__}: {getattr(step, 'name', '')}")
+        if stage in executors:
+            lines.append(f"  sbatch script ({out / 'logs' / stage / 'launch_script.slurm'}):")
+            lines.extend("    " + line for line in sbatch_script(executors[stage], previous).splitlines())
+        previous = stage
+    return "\n".join(lines)

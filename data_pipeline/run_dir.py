@@ -9,7 +9,7 @@ import yaml
 from starforge.config import save_config, to_dict
 from starforge.errors import DataError
 
-RESUME_NEUTRAL = ("workers", "batch_size")
+RESUME_NEUTRAL = ("workers", "batch_size", "executor", "dry_run", "slurm")
 """Keys that may change between a run and its resumption (they do not change any output)."""
 
 

@@ -17,6 +17,11 @@ class BinaryFilter(CountingFilter):
         self.probe_bytes = probe_bytes
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        if b"\x00" in doc.media[0].media_bytes[: self.probe_bytes]:
+        if doc.media and doc.media[0].media_bytes is not None:
+            head = doc.media[0].media_bytes[: self.probe_bytes]
+            binary = b"\x00" in head
+        else:  # record inputs (JSONL/Parquet) carry text, not bytes
+            binary = "\x00" in doc.text[: self.probe_bytes]
+        if binary:
             return False, "binary"
         return True

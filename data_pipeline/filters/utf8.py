@@ -20,8 +20,11 @@ class Utf8Filter(CountingFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         try:
-            doc.text = doc.media[0].media_bytes.decode("utf-8")
-        except UnicodeDecodeError:
+            if doc.media and doc.media[0].media_bytes is not None:
+                doc.text = doc.media[0].media_bytes.decode("utf-8")
+            else:  # record inputs: text already decoded; lone surrogates mean it was not UTF-8
+                doc.text.encode("utf-8")
+        except UnicodeError:
             return False, "invalid_utf8"
         doc.media = []
         return True

@@ -1,38 +1,46 @@
-"""Programming language of a file, from its extension (or its whole name for extension-less build files).
-
-A small table for now; issue 8 replaces it with the linguist-derived mapping of The Stack.
-"""
+"""Programming language of a file, from its extension or its whole name, by the table in
+`languages.yaml` (data, not code: StarCoder's languages with linguist's extensions, plus a few
+common ones that are named in stats but not selected by default)."""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from functools import cache
+from pathlib import Path, PurePosixPath
 
-EXTENSION_LANG: dict[str, str] = {
-    ".py": "Python", ".pyi": "Python", ".pyw": "Python", ".pyx": "Cython", ".pxd": "Cython",
-    ".c": "C", ".h": "C", ".cc": "C++", ".cpp": "C++", ".cxx": "C++", ".hpp": "C++", ".hh": "C++",
-    ".java": "Java", ".kt": "Kotlin", ".scala": "Scala", ".go": "Go", ".rs": "Rust", ".rb": "Ruby",
-    ".js": "JavaScript", ".mjs": "JavaScript", ".cjs": "JavaScript", ".ts": "TypeScript", ".tsx": "TypeScript",
-    ".php": "PHP", ".cs": "C#", ".swift": "Swift", ".lua": "Lua", ".r": "R", ".jl": "Julia", ".pl": "Perl",
-    ".sh": "Shell", ".bash": "Shell", ".zsh": "Shell", ".ps1": "PowerShell", ".bat": "Batchfile",
-    ".sql": "SQL", ".html": "HTML", ".htm": "HTML", ".css": "CSS", ".scss": "SCSS", ".xml": "XML",
-    ".json": "JSON", ".yaml": "YAML", ".yml": "YAML", ".toml": "TOML", ".ini": "INI", ".cfg": "INI",
-    ".md": "Markdown", ".rst": "reStructuredText", ".txt": "Text", ".tex": "TeX",
-    ".ipynb": "Jupyter Notebook", ".cmake": "CMake", ".mk": "Makefile", ".asm": "Assembly", ".s": "Assembly",
-    ".f90": "Fortran", ".hs": "Haskell", ".ml": "OCaml", ".ex": "Elixir", ".erl": "Erlang", ".dart": "Dart",
-    ".vim": "Vim Script", ".el": "Emacs Lisp", ".lisp": "Common Lisp", ".clj": "Clojure", ".proto": "Protocol Buffer",
-}
-
-FILENAME_LANG: dict[str, str] = {
-    "Makefile": "Makefile", "makefile": "Makefile", "GNUmakefile": "Makefile", "Dockerfile": "Dockerfile",
-    "CMakeLists.txt": "CMake", "Setup": "Makefile",
-}
+import yaml
 
 UNKNOWN = "unknown"
+TABLE = Path(__file__).with_name("languages.yaml")
+
+
+@cache
+def _tables() -> tuple[dict[str, str], dict[str, str], tuple[str, ...]]:
+    data = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
+    by_ext: dict[str, str] = {}
+    by_name: dict[str, str] = {}
+    for section in ("starcoder", "other"):
+        for lang, spec in data[section].items():
+            for ext in spec.get("extensions", ()):
+                by_ext[ext.lower()] = lang
+            for name in spec.get("filenames", ()):
+                by_name[name] = lang
+    return by_ext, by_name, tuple(data["starcoder"])
+
+
+def starcoder_languages() -> tuple[str, ...]:
+    """The languages selected by default: StarCoder's, plus Jupyter notebooks."""
+    return _tables()[2]
+
+
+def known_languages() -> set[str]:
+    by_ext, by_name, _ = _tables()
+    return set(by_ext.values()) | set(by_name.values())
 
 
 def language_of(path: str) -> str:
-    """`"Python"` for `pkg/mod.py`; `"unknown"` when neither the name nor the extension is in the tables."""
+    """`"Python"` for `pkg/mod.py`; `"unknown"` when neither the name nor the extension is in the table."""
+    by_ext, by_name, _ = _tables()
     name = PurePosixPath(path).name
-    if name in FILENAME_LANG:
-        return FILENAME_LANG[name]
-    return EXTENSION_LANG.get(PurePosixPath(name).suffix.lower(), UNKNOWN)
+    if name in by_name:
+        return by_name[name]
+    return by_ext.get(PurePosixPath(name).suffix.lower(), UNKNOWN)

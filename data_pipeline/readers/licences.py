@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from email.message import Message
+from functools import cache
 from pathlib import Path
 
 UNKNOWN = "unknown"
@@ -19,9 +20,16 @@ LICENCE_FILE_NAMES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENSE.rst", "LI
                       "COPYING", "COPYING.txt", "COPYING.md")
 """Looked up in this order at the top of a repository."""
 
-PERMISSIVE = frozenset({"MIT", "MIT-0", "MIT-CMU", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause",
-                        "BSD-3-Clause-Clear", "0BSD", "PSF-2.0", "Python-2.0", "CNRI-Python", "ISC", "Unlicense",
-                        "CC0-1.0", "Zlib", "BSL-1.0", "HPND"})
+PERMISSIVE = frozenset({
+    "MIT", "MIT-0", "MIT-CMU", "MIT-feh", "X11", "Apache-1.1", "Apache-2.0", "BSD-1-Clause", "BSD-2-Clause",
+    "BSD-2-Clause-Patent", "BSD-3-Clause", "BSD-3-Clause-Clear", "BSD-4-Clause", "0BSD", "PSF-2.0", "Python-2.0",
+    "Python-2.0.1", "CNRI-Python", "ISC", "Unlicense", "CC0-1.0", "CC-BY-3.0", "CC-BY-4.0", "Zlib",
+    "zlib-acknowledgement", "BSL-1.0", "HPND", "NCSA", "PostgreSQL", "UPL-1.0", "MS-PL", "AFL-3.0", "ECL-2.0",
+    "EFL-2.0", "Artistic-2.0", "WTFPL", "blessing", "OpenSSL", "libpng-2.0", "Unicode-DFS-2016", "Unicode-3.0",
+    "W3C", "Xnet", "ZPL-2.1", "curl", "NTP",
+})
+"""Permissive licences (SPDX ids), after The Stack's list (arXiv 2211.15533, Appendix A);
+`CurateConfig.permissive_licences` replaces it."""
 
 # Licence texts are matched on whitespace-collapsed, lower-cased text; the phrases come from the
 # SPDX reference texts (spdx.org/licenses). Order matters: PSF's text quotes no other licence, but
@@ -98,11 +106,41 @@ def licence_from_metadata(meta: Message) -> str:
     return UNKNOWN
 
 
-def is_permissive(spdx: str) -> bool:
-    """True for ids in PERMISSIVE, and for expressions like `MIT OR GPL-2.0` or `MIT AND BSD-3-Clause`
-    where some alternative is made only of permissive licences."""
-    def ok(term: str) -> bool:  # `Apache-2.0 WITH LLVM-exception`: an exception only adds permissions
-        return term.split(" WITH ")[0].strip(" ()") in PERMISSIVE
+def is_permissive(spdx: str | list[str], permissive: frozenset[str] | set[str] = PERMISSIVE) -> bool:
+    """True when the SPDX expression can be satisfied with permissive licences only: `MIT`,
+    `MIT OR GPL-3.0`, `(MIT OR GPL-2.0) AND Apache-2.0 WITH LLVM-exception` (an exception only
+    adds permissions). A list (The Stack's `licenses`) must be permissive as a whole (AND).
+    `unknown`, empty and unparsable expressions are not permissive."""
+    if isinstance(spdx, (list, tuple)):
+        return bool(spdx) and all(is_permissive(s, permissive) for s in spdx)
+    if not spdx or spdx == UNKNOWN:
+        return False
+    try:
+        expression = _licensing().parse(spdx)
+    except Exception:  # license_expression raises its own ExpressionError family on bad syntax
+        return False
+    if expression is None:
+        return False
+    allowed = {key.lower() for key in permissive}
+    return _satisfiable(expression, allowed)
 
-    return any(all(ok(term) for term in re.split(r"\s+AND\s+", alternative))
-               for alternative in re.split(r"\s+OR\s+", spdx))
+
+@cache
+def _licensing():
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+def _satisfiable(node, allowed: set[str]) -> bool:
+    from license_expression import AND, OR, LicenseSymbol, LicenseWithExceptionSymbol
+
+    if isinstance(node, LicenseWithExceptionSymbol):
+        return _satisfiable(node.license_symbol, allowed)
+    if isinstance(node, LicenseSymbol):  # the key is canonical (`GPL-2.0` parses as `GPL-2.0-only`)
+        return node.key.lower() in allowed or any(a.lower() in allowed for a in node.aliases or ())
+    if isinstance(node, OR):
+        return any(_satisfiable(arg, allowed) for arg in node.args)
+    if isinstance(node, AND):
+        return all(_satisfiable(arg, allowed) for arg in node.args)
+    return False

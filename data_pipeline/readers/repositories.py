@@ -57,6 +57,10 @@ def read_source_file(source_file: SourceFile, max_bytes: int) -> Document:
     `media_bytes` stays None when the file is larger than `max_bytes` or cannot be read."""
     metadata = {"repo": source_file.repo, "path": source_file.path, "lang": language_of(source_file.path),
                 "licence": source_file.licence, "size": 0}
+    if source_file.stars:
+        metadata["stars"] = source_file.stars
+    if source_file.updated:
+        metadata["updated"] = source_file.updated
     media = Media(id=source_file.id, type=MediaType.DOCUMENT, url=source_file.abs_path)
     try:
         st = os.stat(source_file.abs_path)

@@ -1,4 +1,5 @@
-"""Which files make up a corpus: a folder of repositories, or the embedded `builtin:stdlib` corpus.
+"""Which files make up a corpus: a folder of repositories, a YAML list of checked-out repositories,
+or the embedded `builtin:stdlib` corpus.
 
 Listing is separate from reading so every task of a datatrove pipeline lists the same sorted files
 and takes its own contiguous slice (see `RepositoryReader`). VCS folders and `__pycache__` are not
@@ -34,6 +35,10 @@ class SourceFile:
     repo: str
     path: str
     licence: str
+    stars: int = 0
+    """The repository's stars, when a repository list gives them (near dedup keeps the most starred copy)."""
+    updated: str = ""
+    """The repository's last update (ISO 8601), when given: near dedup's second tie-break, newest first."""
 
 
 def list_sources(source: str, include_site_packages: bool = False,
@@ -45,6 +50,8 @@ def list_sources(source: str, include_site_packages: bool = False,
             files += list_site_packages(site_packages)
     elif source.startswith("builtin:"):
         raise DataError(f"input '{source}': unknown built-in corpus; the only one is '{BUILTIN_STDLIB}'")
+    elif is_repository_list(source):
+        files = list_repository_list(Path(source))
     else:
         files = list_repository_folder(Path(source))
     files.sort()
@@ -74,6 +81,50 @@ def list_repository_folder(root: Path) -> list[SourceFile]:
         else:
             name = _printable(entry.name)
             files.append(SourceFile(name, entry.path, _printable(root.resolve().name) or "root", name, top_licence))
+    return files
+
+
+def is_repository_list(source: str) -> bool:
+    return source.endswith((".yaml", ".yml")) and Path(source).is_file()
+
+
+def list_repository_list(list_file: Path) -> list[SourceFile]:
+    """The checked-out trees named by a YAML list, one entry per repository:
+
+        - path: /src/checkouts/requests      # a git checkout (its .git is skipped)
+          name: psf/requests                 # default: the folder's name
+          stars: 51200                       # optional: near dedup keeps the most starred copy
+          updated: "2024-05-01T12:00:00Z"    # optional: then the newest
+          licence: Apache-2.0                # optional: default from its LICENSE/COPYING file
+        - /src/checkouts/flask                # a bare path is {path: ...}
+
+    Relative paths are relative to the list file. Ids and paths are `name/relative/path`."""
+    import yaml
+
+    try:
+        entries = yaml.safe_load(list_file.read_text(encoding="utf-8")) or []
+    except yaml.YAMLError as exc:
+        raise DataError(f"{list_file}: not a valid YAML repository list ({exc})") from None
+    if not isinstance(entries, list):
+        raise DataError(f"{list_file}: expected a YAML list of repositories (`- path: ...`)")
+    files: list[SourceFile] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries, start=1):
+        entry = {"path": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict) or "path" not in entry:
+            raise DataError(f"{list_file}: entry {i} has no `path`; write `- path: /checkout/of/repo`")
+        root = (list_file.parent / str(entry["path"])).resolve()
+        if not root.is_dir():
+            raise DataError(f"{list_file}: entry {i}: '{root}' is not a folder; give a checked-out repository")
+        name = _printable(str(entry.get("name") or root.name))
+        if name in seen:
+            raise DataError(f"{list_file}: entry {i}: repository name '{name}' appears twice; give each a `name`")
+        seen.add(name)
+        licence = str(entry.get("licence") or entry.get("license") or licence_of_repository(root))
+        stars, updated = int(entry.get("stars") or 0), str(entry.get("updated") or "")
+        for abs_path, rel in _walk(root):
+            path = f"{name}/{_printable(rel)}"
+            files.append(SourceFile(path, abs_path, name, path, licence, stars, updated))
     return files
 
 

@@ -5,7 +5,8 @@
     SHARD_DIR/config.yaml, summary.json
     SHARD_DIR/logs/                     datatrove logs and completion markers (resume)
 
-Each kept document is one sequence: its tokens, then the `<|endoftext|>` id. Tokens are uint16
+Each kept document is one sequence: its metadata prefix if curate drew one, its tokens, then
+the `<|endoftext|>` id (see `EscapingMegatronTokenizer`). Tokens are uint16
 when the vocabulary fits (< 65,536), else int32 (datatrove's choice, read from the .idx).
 """
 
@@ -19,7 +20,8 @@ from functools import cached_property
 from pathlib import Path
 
 from datatrove.pipeline.readers.jsonl import JsonlReader
-from datatrove.pipeline.tokens.megatron_tokenizer import MegatronDocumentTokenizer
+from datatrove.pipeline.tokens.megatron_tokenizer import MegatronDocumentTokenizer, MegatronTokenizedFile
+from datatrove.utils.batching import batched
 from tokenizers import Tokenizer
 
 from data_pipeline.executor import run_pipeline
@@ -56,14 +58,61 @@ class EscapingMegatronTokenizer(MegatronDocumentTokenizer):
 
     datatrove loads tokenizer.json with `Tokenizer.from_file`, which cannot restore
     `encode_special_tokens`, so a literal `<|endoftext|>` in code would become id 0 and forge a
-    document boundary. The only change: set the flag on the loaded tokenizer. The EOD id is still
-    appended by datatrove's post-processor, by id."""
+    document boundary: we set the flag on the loaded tokenizer. The EOD id is still appended by
+    datatrove's post-processor, by id.
+
+    Sentinels that curate asked for are inserted by id, never parsed from text:
+    `metadata.prefix` ([[token, value], ...], StarCoder's `<reponame>REPO<filename>PATH<gh_stars>N`
+    then a newline, format/metadata_prefix.py) before the text, and `metadata.segments`
+    ([[token, n_chars], ...], a structured notebook, format/jupyter.py) through it. Values and
+    text are encoded with escaping, so they cannot forge sentinels either."""
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
         tokenizer = MegatronDocumentTokenizer.tokenizer.func(self)
         tokenizer.encode_special_tokens = True
         return tokenizer
+
+    def _text_ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids if text else []
+
+    def _special_id(self, token: str) -> int:
+        token_id = self.tokenizer.token_to_id(token)
+        if token_id is None:
+            raise DataError(f"tokenizer has no {token} token, needed by a kept document's metadata; "
+                            "train it with `starforge data train-tokenizer`")
+        return token_id
+
+    def document_ids(self, text: str, metadata: dict, encoded_ids: list[int] | None) -> list[int]:
+        ids: list[int] = []
+        prefix = metadata.get("prefix") or []
+        for token, value in prefix:
+            ids += [self._special_id(token), *self._text_ids(value)]
+        if prefix:
+            ids += self._text_ids("\n")
+        segments = metadata.get("segments")
+        if segments:
+            pos = 0
+            for token, length in segments:
+                ids += [self._special_id(token), *self._text_ids(text[pos:pos + length])]
+                pos += length
+            return ids + [self._special_id(self.eos_token)]
+        return ids + list(encoded_ids)
+
+    def write_tokens(self, data, filename: str):
+        out = MegatronTokenizedFile(self.output_folder, filename, upload_block_size=self.upload_block_size,
+                                    token_size=self.token_size)
+        for batch in batched(data, self.batch_size):
+            with self.track_time(unit="batch"):
+                plain = self.tokenizer.encode_batch([d.text for d in batch if not d.metadata.get("segments")])
+                encoded = iter(plain)
+                for doc in batch:
+                    ids = self.document_ids(doc.text, doc.metadata,
+                                            None if doc.metadata.get("segments") else next(encoded).ids)
+                    out.write(ids)
+                    self.stat_update("tokens", value=len(ids))
+        out.close()
+        return out
 
 
 def tokenize(cfg: TokenizeConfig) -> dict:

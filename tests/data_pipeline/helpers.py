@@ -16,5 +16,26 @@ def outcomes(out: Path) -> dict[str, list[tuple[str, dict]]]:
     return found
 
 
+def kept_records(out: Path) -> dict[str, dict]:
+    return {r["id"]: r for p in record_files(out / "kept") for r in read_records(p)}
+
+
 def kept_texts(out: Path) -> dict[str, str]:
-    return {r["id"]: r["text"] for p in record_files(out / "kept") for r in read_records(p)}
+    return {doc_id: r["text"] for doc_id, r in kept_records(out).items()}
+
+
+def training_text(record: dict) -> str:
+    """What a shard's sequence decodes to (without the final EOD): the metadata prefix, then the
+    text with a structured notebook's sentinels in place."""
+    meta = record["metadata"]
+    prefix = "".join(token + value for token, value in meta.get("prefix") or [])
+    if prefix:
+        prefix += "\n"
+    segments = meta.get("segments")
+    if not segments:
+        return prefix + record["text"]
+    body, pos = [], 0
+    for token, length in segments:
+        body.append(token + record["text"][pos:pos + length])
+        pos += length
+    return prefix + "".join(body)

@@ -9,7 +9,7 @@ from data_pipeline.cli import main
 from starforge.cli import main as starforge_main
 from starforge.config import load_config
 from starforge.errors import ConfigError
-from tests.data_pipeline.conftest import EXPECTED
+from tests.data_pipeline.conftest import INPUT_FILES
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "data"
 
@@ -19,7 +19,7 @@ def test_curate_command_writes_outputs(corpus: Path, tmp_path: Path):
     assert main(["curate", "--input", str(corpus), "--output", str(out), "--tasks", "2",
                  "--set", "workers=1"]) == 0
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["totals"]["files"] == len(EXPECTED)
+    assert stats["totals"]["files"] == len(INPUT_FILES)
 
 
 def test_unknown_config_key_is_a_config_error(tmp_path: Path):

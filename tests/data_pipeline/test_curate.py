@@ -10,8 +10,8 @@ import yaml
 from data_pipeline.curate import CurateConfig, curate
 from data_pipeline.readers.sources import list_repository_folder
 from starforge.errors import DataError
-from tests.data_pipeline.conftest import EXPECTED, make_corpus
-from tests.data_pipeline.helpers import kept_texts, outcomes
+from tests.data_pipeline.conftest import EXPECTED, INPUT_FILES, make_corpus
+from tests.data_pipeline.helpers import kept_records, kept_texts, outcomes
 
 
 def test_every_input_file_in_exactly_one_output(curated: Path):
@@ -49,7 +49,7 @@ def test_kept_record_format(curated: Path):
 def test_kept_text_is_the_file_exactly(curated: Path):
     from tests.data_pipeline.conftest import STDLIB
 
-    assert kept_texts(curated)["alpha/textwrap.py"] == (STDLIB / "textwrap.py").read_bytes().decode()
+    assert kept_texts(curated)["alpha/pkg/decoder.py"] == (STDLIB / "json" / "decoder.py").read_bytes().decode()
 
 
 def test_exact_duplicate_keeps_first_id_and_names_it(curated: Path):
@@ -67,7 +67,8 @@ def test_dedup_result_independent_of_task_count(tmp_path: Path, curated: Path):
 def test_stats_count_every_step_and_match_outputs(curated: Path):
     stats = json.loads((curated / "stats.json").read_text())
     totals = stats["totals"]
-    assert totals["files"] == len(EXPECTED) == totals["kept"] + totals["removed"]
+    assert totals["files"] == len(INPUT_FILES)
+    assert len(EXPECTED) == totals["kept"] + totals["removed"] == totals["files"] + totals["added_by_conversion"]
     reasons = {}
     for outcome in EXPECTED.values():
         if outcome != "kept":
@@ -77,7 +78,7 @@ def test_stats_count_every_step_and_match_outputs(curated: Path):
     steps = stats["steps"]
     for before, after in zip(steps, steps[1:]):
         assert after["docs_in"] == before["kept"]
-    assert totals["bytes_kept"] == sum(len(t.encode()) for t in kept_texts(curated).values())
+    assert totals["bytes_kept"] == sum(r["metadata"]["size"] for r in kept_records(curated).values())
 
 
 def test_resolved_config_saved(curated: Path):
@@ -131,7 +132,7 @@ def test_nothing_kept_is_a_data_error(tmp_path: Path):
 
 
 def test_input_listing_matches_expected(corpus: Path):
-    assert {f.id for f in list_repository_folder(corpus)} == set(EXPECTED)
+    assert {f.id for f in list_repository_folder(corpus)} == set(INPUT_FILES)
 
 
 def test_output_inside_input_refused(corpus: Path):
@@ -146,7 +147,7 @@ def test_resume_reads_the_saved_listing(tmp_path: Path):
     (root / "alpha" / "late.py").write_text("x = 1\n")
     for marker in (tmp_path / "out" / "logs").glob("*/completions/*"):
         marker.unlink()  # as if every task had crashed
-    assert curate(cfg)["totals"]["files"] == len(EXPECTED)
+    assert curate(cfg)["totals"]["files"] == len(INPUT_FILES)
     assert set(outcomes(tmp_path / "out")) == set(EXPECTED)
 
 
@@ -154,7 +155,7 @@ def test_file_name_not_utf8_kept_with_escaped_id(tmp_path: Path):
     repo = tmp_path / "corpus" / "r"
     repo.mkdir(parents=True)
     (repo / os.fsdecode(b"caf\xe9.py")).write_text("print('hi')\n")
-    curate(CurateConfig(input=str(tmp_path / "corpus"), output=tmp_path / "out", workers=1))
+    curate(CurateConfig(input=str(tmp_path / "corpus"), output=tmp_path / "out", workers=1, allow_unknown_licence=True))
     assert kept_texts(tmp_path / "out") == {"r/caf\\xe9.py": "print('hi')\n"}
 
 
@@ -162,3 +163,52 @@ def test_input_that_is_a_file_is_a_data_error(tmp_path: Path):
     (tmp_path / "f.py").write_text("x = 1\n")
     with pytest.raises(DataError, match="not a folder"):
         curate(CurateConfig(input=str(tmp_path / "f.py"), output=tmp_path / "out", workers=1))
+
+
+def _output_bytes(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.jsonl.gz"))}
+
+
+def test_resume_after_a_killed_task_is_byte_identical(tmp_path: Path):
+    root = make_corpus(tmp_path / "corpus")
+    cfg = CurateConfig(input=str(root), output=tmp_path / "out", tasks=2, workers=1)
+    curate(cfg)
+    before = _output_bytes(tmp_path / "out")
+    # task 1 of the last stage killed mid-write: no completion marker, a truncated kept file
+    (tmp_path / "out" / "logs" / "dedup_filter" / "completions" / "00001").unlink()
+    kept = tmp_path / "out" / "kept" / "00001.jsonl.gz"
+    kept.write_bytes(kept.read_bytes()[:20])
+    curate(cfg)
+    assert _output_bytes(tmp_path / "out") == before
+
+
+def test_two_runs_write_identical_bytes(tmp_path: Path, curated: Path):
+    root = make_corpus(tmp_path / "corpus")
+    curate(CurateConfig(input=str(root), output=tmp_path / "again", tasks=3, workers=1))
+    assert _output_bytes(tmp_path / "again") == _output_bytes(curated)
+
+
+def test_funnel_report_json_and_png(curated: Path):
+    funnel = json.loads((curated / "funnel.json").read_text())
+    stats = json.loads((curated / "stats.json").read_text())
+    assert funnel["input"]["docs"] == len(INPUT_FILES) and funnel["kept"]["docs"] == stats["totals"]["kept"]
+    steps = funnel["steps"]
+    assert [s["step"] for s in steps] == [s["step"] for s in stats["steps"]]
+    for before, after in zip(steps, steps[1:]):
+        assert after["docs_in"] == before["docs_out"] and after["bytes_in"] == before["bytes_out"]
+    language = next(s for s in steps if s["step"] == "language")
+    assert language["by_language"]["XML"] == {"docs_in": 1, "docs_out": 0, "bytes_in": language["by_language"]["XML"][
+        "bytes_in"], "bytes_out": 0}
+    assert steps[-1]["docs_out"] == stats["totals"]["kept"]
+    assert (curated / "funnel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stats_name_the_new_steps(curated: Path):
+    stats = json.loads((curated / "stats.json").read_text())
+    names = [s["step"] for s in stats["steps"]]
+    assert names == ["unreadable", "too_large", "binary", "invalid_utf8", "empty", "language", "licence", "jupyter",
+                     "max_line_length", "mean_line_length", "alphanumeric", "alphabetic", "xml_header",
+                     "html_visible_text", "data_file_size", "autogenerated", "exact_dedup", "near_dedup",
+                     "decontamination"]
+    assert stats["pii"]["documents_redacted"] >= 1 and stats["pii"]["redacted_email"] >= 1
+    assert stats["dedup"]["near_duplicates"] == 1

@@ -9,8 +9,10 @@ from data_pipeline.tokenize.shards import TokenizeConfig, tokenize
 from data_pipeline.tokenize.special_tokens import SPECIAL_TOKENS, load_escaping_tokenizer
 from data_pipeline.tokenize.train import TrainTokenizerConfig, train_tokenizer
 from starforge.errors import ConfigError, DataError
-from tests.data_pipeline.conftest import FIM_SOURCE
-from tests.data_pipeline.helpers import kept_texts
+from tests.data_pipeline.conftest import EXPECTED, FIM_SOURCE
+from tests.data_pipeline.helpers import kept_records, training_text
+
+N_KEPT = list(EXPECTED.values()).count("kept")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def test_literal_special_tokens_in_code_stay_text(tokenizer_dir: Path):
 
 def test_train_summary_and_config_written(tokenizer_dir: Path):
     summary = json.loads((tokenizer_dir / "summary.json").read_text())
-    assert summary["docs"] == 7 and summary["vocab_size"] == 600
+    assert summary["docs"] == N_KEPT and summary["vocab_size"] == 600
     assert (tokenizer_dir / "config.yaml").is_file()
 
 
@@ -86,20 +88,25 @@ def _read_shards(shards: Path) -> list[list[int]]:
 def test_shards_decode_to_kept_texts_with_eod(curated: Path, tokenizer_dir: Path, shards: Path):
     tok = load_escaping_tokenizer(tokenizer_dir / "tokenizer.json")
     sequences = _read_shards(shards)
-    texts = list(kept_texts(curated).values())
+    expected = [training_text(r) for r in kept_records(curated).values()]
     assert all(ids[-1] == 0 and 0 not in ids[:-1] for ids in sequences)
     decoded = [tok.decode(ids[:-1], skip_special_tokens=False) for ids in sequences]
-    assert sorted(decoded) == sorted(texts) and len(texts) == 7  # shards take kept files round-robin
+    assert sorted(decoded) == sorted(expected) and len(expected) == N_KEPT
 
 
-def test_literal_sentinels_not_special_in_shards(shards: Path):
-    # fim.py holds "<fim_prefix>" and "<|endoftext|>" literally: only the appended EOD is special
-    assert all(not set(ids[:-1]) & set(range(19)) for ids in _read_shards(shards))
+def test_literal_sentinels_not_special_in_shards(curated: Path, shards: Path):
+    # fim.py and the notebook hold "<fim_prefix>" literally, fim.py "<|endoftext|>" too: the only
+    # special ids are the appended EOD and the sentinels curate asked for (prefix, notebook cells)
+    records = kept_records(curated).values()
+    asked = sum(len(r["metadata"].get("prefix") or []) + len(r["metadata"].get("segments") or []) for r in records)
+    sequences = _read_shards(shards)
+    assert all(not set(ids[:-1]) & {0, 1, 2, 3, 4} for ids in sequences)  # no EOD or FIM sentinel inside
+    assert sum(sum(1 for i in ids[:-1] if i < 19) for ids in sequences) == asked
 
 
 def test_tokenize_summary(shards: Path):
     summary = json.loads((shards / "summary.json").read_text())
-    assert summary["docs"] == 7 and summary["tokens"] == sum(map(len, _read_shards(shards)))
+    assert summary["docs"] == N_KEPT and summary["tokens"] == sum(map(len, _read_shards(shards)))
     assert len(summary["shards"]) == 2
 
 
@@ -136,4 +143,4 @@ def test_tokenize_rerun_skips_done_tasks(curated: Path, tokenizer_dir: Path, sha
     summary = tokenize(TokenizeConfig(input=curated / "kept", tokenizer=tokenizer_dir, output=shards, tasks=2,
                                       workers=1))
     assert {p: p.stat().st_mtime_ns for p in shards.glob("*.bin")} == bins
-    assert summary["docs"] == 7
+    assert summary["docs"] == N_KEPT

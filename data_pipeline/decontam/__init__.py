@@ -1,0 +1,1 @@
+"""Decontamination: drop training files that contain evaluation benchmarks' texts."""

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from datatrove.data import Document
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from data_pipeline.filters.base import CountingFilter
+
+_ALPHA_RUNS = re.compile(r"[^\W\d_]+")  # runs of Unicode letters, as str.isalpha
+_NOT_ALPHA_ASCII = bytes(c for c in range(128) if not chr(c).isalpha())
+
+
+def alphabetic_chars(text: str) -> int:
+    """How many characters of `text` are letters (ASCII text by `bytes.translate`, the rest by regex)."""
+    if text.isascii():
+        return len(text.encode("ascii").translate(None, _NOT_ALPHA_ASCII))
+    return sum(map(len, _ALPHA_RUNS.findall(text)))
+
+
+class AlphabeticFilter(CountingFilter):
+    """StarCoder's alpha filter (arXiv 2305.06161 section 3.3): files with under 25% alphabetic
+    characters are dropped. Thresholds are per extension (`".s": 0.1`), `"*"` for the rest; an
+    extension mapped to None is not checked (StarCoder exempted assembly dialects)."""
+
+    name = "alphabetic"
+
+    def __init__(self, min_fraction: dict[str, float | None] | None = None,
+                 exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.min_fraction = {k.lower(): v for k, v in (min_fraction or {"*": 0.25}).items()}
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        ext = PurePosixPath(doc.metadata.get("path") or doc.id).suffix.lower()
+        threshold = self.min_fraction.get(ext, self.min_fraction.get("*"))
+        text = doc.text
+        if threshold is not None and text and alphabetic_chars(text) / len(text) < threshold:
+            return False, "alphabetic_fraction"
+        return True

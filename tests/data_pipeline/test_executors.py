@@ -1,0 +1,102 @@
+"""--dry-run plans, and the Slurm and Ray job definitions curate generates."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from data_pipeline.cli import main
+from data_pipeline.curate import CurateConfig, curate
+from starforge.errors import ConfigError
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(corpus: Path, tmp_path: Path, capsys):
+    out = tmp_path / "out"
+    assert main(["curate", "--input", str(corpus), "--output", str(out), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "stage 1 filter: 2 task(s)" in plan and "stage 2 dedup_find: 1 task(s), after filter" in plan
+    steps = re.findall(r"  - \w+: (.+)", plan)
+    assert steps[:9] == ["repositories", "unreadable", "too_large", "binary", "invalid_utf8", "empty", "language",
+                         "licence", "jupyter"]
+    assert steps[-5:] == ["near_dedup", "decontamination", "🔒 PII redaction", "metadata prefix", "🐿 Jsonl"]
+    assert not out.exists()
+
+
+def test_switched_off_steps_leave_the_plan(corpus: Path, tmp_path: Path):
+    plan = curate(CurateConfig(input=str(corpus), output=tmp_path / "o", dry_run=True, near_dedup=None, pii=None,
+                               decontamination=None))["plan"]
+    assert "MinHashSignature" not in plan and "PiiRedactionStep" not in plan and "Decontamination" not in plan
+
+
+def _slurm_plan(corpus: Path, out: Path) -> str:
+    cfg = CurateConfig(input=str(corpus), output=out, executor="slurm", dry_run=True, tasks=4)
+    cfg.slurm.partition, cfg.slurm.sbatch_args = "cpu-long", {"account": "bigcode"}
+    return curate(cfg)["plan"]
+
+
+def test_slurm_dry_run_sbatch_scripts_are_valid(corpus: Path, tmp_path: Path):
+    plan = _slurm_plan(corpus, tmp_path / "out")
+    scripts = re.split(r"  sbatch script \(.*\):\n", plan)[1:]
+    assert len(scripts) == 3
+    for i, block in enumerate(scripts):
+        script = "\n".join(line[4:] for line in block.splitlines() if line.startswith("    "))
+        assert script.startswith("#!/bin/bash")
+        assert "#SBATCH --partition=cpu-long" in script and "#SBATCH --account=bigcode" in script
+        assert f"#SBATCH --array=0-{[3, 0, 3][i]}" in script
+        assert "launch_pickled_pipeline" in script
+        assert ("--dependency=afterok" in script) == (i > 0)
+        path = tmp_path / f"stage{i}.sh"
+        path.write_text(script)
+        assert subprocess.run(["bash", "-n", str(path)]).returncode == 0  # shell syntax
+
+
+def test_slurm_submission_chains_stages(corpus: Path, tmp_path: Path, monkeypatch):
+    """A stand-in `sbatch` on PATH records what datatrove submits."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "sbatch.log"
+    sbatch = bin_dir / "sbatch"
+    sbatch.write_text(f"""#!/bin/bash
+n=$(( $(cat {log} 2>/dev/null | wc -l) + 101 ))
+name=$(grep -m1 -o 'job-name=[^ ]*' "${{@: -1}}")
+echo "$n $name $*" >> {log}
+bash -n "${{@: -1}}" || exit 1
+echo "Submitted batch job $n"
+""")
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    cfg = CurateConfig(input=str(corpus), output=tmp_path / "out", executor="slurm", tasks=2)
+    assert curate(cfg) == {"submitted": True}
+    jobs = {}
+    for line in log.read_text().splitlines():
+        job_id, name, *args = line.split()
+        jobs.setdefault(name.removeprefix("job-name="), (job_id, " ".join(args)))  # later: its merge-stats job
+    assert {"starforge_filter", "starforge_dedup_find", "starforge_dedup_filter"} <= set(jobs)
+    assert "--dependency" not in jobs["starforge_filter"][1]
+    assert f"--dependency=afterok:{jobs['starforge_filter'][0]}" in jobs["starforge_dedup_find"][1]
+    assert f"--dependency=afterok:{jobs['starforge_dedup_find'][0]}" in jobs["starforge_dedup_filter"][1]
+    assert (tmp_path / "out" / "logs" / "filter" / "executor.pik").is_file()
+    assert (tmp_path / "out" / "logs" / "dedup_filter" / "launch_script.slurm").is_file()
+
+
+def test_ray_executor_needs_ray_or_builds_chain(corpus: Path, tmp_path: Path):
+    cfg = CurateConfig(input=str(corpus), output=tmp_path / "out", executor="ray", tasks=2)
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="needs the `ray` package"):
+            curate(cfg)
+        return
+    from data_pipeline import pipelines
+    from data_pipeline.executor import build_executors
+
+    out = tmp_path / "out"
+    stages = {"filter": pipelines.filter_stage(cfg, out), "dedup_find": pipelines.dedup_find_stage(cfg, out),
+              "dedup_filter": pipelines.dedup_filter_stage(cfg, out)}
+    executors = build_executors(cfg, out, stages)
+    assert executors["dedup_filter"].depends is executors["dedup_find"]
+    assert executors["dedup_find"].tasks == 1 and executors["filter"].tasks == 2
