@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from starforge import executors
+
 
 @dataclass
 class SourceConfig:
@@ -65,19 +67,14 @@ class SearchConfig:
 
 
 @dataclass
-class SlurmConfig:
-    partition: str = "cpu"
-    """Slurm partition of the index job array."""
+class SlurmConfig(executors.SlurmConfig):
+    """Slurm job settings of the index build: `starforge/executors.py`'s, with longer-lived,
+    memory-hungrier defaults for suffix-array builds."""
+
     time: str = "04:00:00"
     """Wall-time limit of each task (one or more shards)."""
-    cpus_per_task: int = 1
-    """CPUs per task; set exact.cpus to the same value so the suffix-array builder uses them."""
     mem_per_cpu_gb: int = 4
     """Memory per CPU (GB); the suffix-array builder needs about exact.mem_gib plus the shard's text."""
-    venv_path: str | None = None
-    """Activate script (`.venv/bin/activate`) each job sources; None: the job's environment as is."""
-    sbatch_args: dict[str, str] = field(default_factory=dict)
-    """Extra `#SBATCH --key=value` lines (account, qos, ...)."""
 
 
 @dataclass

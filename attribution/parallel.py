@@ -24,20 +24,18 @@ import json
 import logging
 import os
 import socket
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import dill
 from datatrove.data import DocumentsPipeline
 from datatrove.executor.base import DistributedEnvVars
-from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.executor.slurm import SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
-from loguru import logger
 
 from attribution.config import AttributionConfig
 from attribution.corpus import Shard
+from starforge import executors
 from starforge.errors import AttributionError
 
 log = logging.getLogger(__name__)
@@ -68,22 +66,6 @@ class ShardIndexStep(PipelineStep):
         return data
 
 
-class _QuietLocalExecutor(LocalPipelineExecutor):
-    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
-        # datatrove gives a task's stderr sink INFO only when local_rank == 0 (it uses local_rank for
-        # nothing else) and restores a DEBUG sink after each task, in worker processes too.
-        _quiet_loguru()
-        try:
-            return super()._run_for_rank(rank, local_rank=1, node_rank=node_rank)
-        finally:
-            _quiet_loguru()
-
-
-def _quiet_loguru() -> None:
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING")
-
-
 class _SlurmExecutor(SlurmPipelineExecutor):
     """datatrove's Slurm executor for single-node tasks: it does not ask `scontrol` for the node
     list (each shard build is one process; no task talks to another node)."""
@@ -102,16 +84,7 @@ def run_local(shards: Sequence[Shard], out: Path, cfg: AttributionConfig) -> Non
     step = ShardIndexStep(shards, out / "shards", cfg)
     logging_dir = str(out / "logs" / "build")
     log.info("building %d shard(s) as %d datatrove task(s), %d at a time", len(shards), tasks, workers)
-    if log.isEnabledFor(logging.DEBUG):
-        LocalPipelineExecutor([step], tasks=tasks, workers=workers, logging_dir=logging_dir,
-                              skip_completed=False).run()
-        return
-    _quiet_loguru()
-    try:
-        _QuietLocalExecutor([step], tasks=tasks, workers=workers, logging_dir=logging_dir, skip_completed=False).run()
-    finally:
-        logger.remove()
-        logger.add(sys.stderr)  # datatrove's default sink, as found
+    executors.run_local([step], tasks, workers, logging_dir, verbose=log.isEnabledFor(logging.DEBUG), skip_completed=False)
 
 
 def slurm_executor(shards: Sequence[Shard], out: Path, cfg: AttributionConfig) -> SlurmPipelineExecutor:

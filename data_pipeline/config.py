@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from data_pipeline.decontam.benchmarks import DEFAULT_FIELDS
 from data_pipeline.filters.max_line_length import LONG_LINE_EXEMPT
+from starforge import executors
 
 
 @dataclass
@@ -89,17 +90,5 @@ class MetadataPrefixConfig:
             raise ValueError(f"metadata_prefix.probability must be in [0, 1], got {self.probability}")
 
 
-@dataclass
-class SlurmConfig:
-    partition: str = "cpu"
-    """Slurm partition of every stage's job array."""
-    time: str = "12:00:00"
-    """Wall-time limit of each task."""
-    cpus_per_task: int = 1
-    """CPUs per datatrove task."""
-    mem_per_cpu_gb: int = 2
-    """Memory per CPU (GB)."""
-    venv_path: str | None = None
-    """A virtual environment each job activates (default: none)."""
-    sbatch_args: dict[str, str] = field(default_factory=dict)
-    """Extra `#SBATCH --key=value` lines (account, qos, ...)."""
+SlurmConfig = executors.SlurmConfig
+"""Slurm job settings of every curation stage (shared with attribution: `starforge/executors.py`)."""
