@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from starforge.config import add_config_args, describe, load_config, save_config
+from starforge.errors import EvalError
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +166,18 @@ def _eval(cfg: DemoConfig) -> dict[str, Any]:
     if cfg.limit is not None:
         overrides.append(f"limit={cfg.limit}")
     result = evaluate(load_config(EvalConfig, cfg.eval_config, [*overrides, *cfg.eval_overrides]))
+    # The same scorer and sandbox on the canonical solutions: it must give 164/164 (every problem
+    # selected), or the pass@k above means nothing.
+    reference = evaluate(load_config(EvalConfig, cfg.eval_config, [
+        *overrides, *cfg.eval_overrides, "check_references=true", "n_samples=1",
+        f"metric_output_path={eval_dir / 'canonical_metrics.json'}"]))
+    canonical = reference["metrics"]["humaneval"]["pass@1"]
+    problems = reference["stats"]["humaneval"]["problems"]
+    if canonical != 1.0:
+        raise EvalError(f"the scorer passed only {canonical:.1%} of the {problems} canonical HumanEval solutions; "
+                        "the sandbox is misconfigured (see docs/eval.md)")
     return {"metrics": result["metrics"], "paths": {k: str(v) for k, v in result["paths"].items()},
-            "stats": result.get("stats", {})}
+            "stats": result.get("stats", {}), "canonical_pass": canonical, "canonical_problems": problems}
 
 
 def _attribution(cfg: DemoConfig) -> dict[str, Any]:

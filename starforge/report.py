@@ -136,9 +136,13 @@ def _eval_section(run_dir: Path, summaries: dict[str, Any]) -> list[str]:
     cfg = metrics.get("config", {})
     lines += ["", f"{cfg.get('n_samples', '?')} samples per problem, temperature {cfg.get('temperature', '?')}; "
               "generations and metrics in the bigcode-evaluation-harness formats under `eval/`. "
-              "A tiny model trained for minutes is expected to score near zero; the scorer itself is checked "
-              "on the canonical solutions (164/164) by the test suite.", ""]
-    return lines
+              "A tiny model trained for minutes is expected to score near zero."]
+    s = summaries.get("eval", {})
+    if "canonical_pass" in s:
+        n = s["canonical_problems"]
+        lines.append(f"The same scorer and sandbox on the canonical solutions: {round(s['canonical_pass'] * n)}/{n} "
+                     "passed (`eval/canonical_metrics.json`).")
+    return lines + [""]
 
 
 def _attribution_section(run_dir: Path, summaries: dict[str, Any]) -> list[str]:

@@ -46,10 +46,11 @@ def test_demo_runs_every_stage_and_writes_the_report(tmp_path):
     assert len(generations) == 8 and all(len(g) == 2 for g in generations)
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     assert 0.0 <= metrics["humaneval"]["pass@1"] <= 1.0
+    assert summaries["eval"]["canonical_pass"] == 1.0 and summaries["eval"]["canonical_problems"] == 8
 
     assert summaries["attribution"]["generations_checked"] == 16
     report = (out / "report.md").read_text()
-    for needle in ("funnel.png", "loss.png", "pass@1", "Attribution"):
+    for needle in ("funnel.png", "loss.png", "pass@1", "canonical solutions: 8/8", "Attribution"):
         assert needle in report
     assert (out / "loss.png").stat().st_size > 5000 and (out / "funnel.png").stat().st_size > 5000
 
