@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pretrain.pause import PAUSE_TOKEN, pause_token_id
+from pretrain.seqvcr import SeqVcrConfig
 from starforge.config import save_config, to_dict
-from starforge.errors import FinetuneError, FormatError
+from starforge.errors import ConfigError, FinetuneError, FormatError
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,12 @@ class SFTConfig:
     threads: int | None = 1
     """torch threads; null leaves torch's default."""
     lora: LoraConfig = field(default_factory=LoraConfig)
+    seqvcr: SeqVcrConfig | None = None
+    """Seq-VCR regulariser (`pretrain/seqvcr.py`, docs/seqvcr.md) on one block's output; null: off
+    (plain `SFTTrainer`, no hook, no projection)."""
+    num_pause: int = 0
+    """`<pause>` tokens between prompt and completion, never loss targets; the tokenizer must have
+    `<pause>`. Keep them in the prompt at inference."""
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -207,6 +215,91 @@ def save_model(model, tokenizer, output_dir: Path, lora: LoraConfig) -> None:
 
 # -- training ----------------------------------------------------------------------------------
 
+def add_pauses(pairs: list[dict[str, str]], tokenizer, num_pause: int) -> list[dict[str, str]]:
+    """`num_pause` `<pause>` tokens appended to each prompt: prompt tokens, so TRL's
+    `completion_only_loss` keeps them out of the loss. One-line ConfigError naming `num_pause`
+    when the tokenizer has no `<pause>` (`pretrain.pause.pause_token_id`)."""
+    if num_pause < 0:
+        raise ConfigError(f"num_pause={num_pause} must be >= 0")
+    if not num_pause:
+        return pairs
+    pause_token_id(tokenizer, "num_pause")
+    return [{**p, "prompt": p["prompt"] + PAUSE_TOKEN * num_pause} for p in pairs]
+
+
+def _seqvcr_trainer_class():
+    """`SFTTrainer` + Seq-VCR: the one place the regulariser enters the HF loss (`compute_loss`)."""
+    from trl import SFTTrainer
+
+    from pretrain.seqvcr import SeqVcrRegularizer
+
+    class SeqVcrSFTTrainer(SFTTrainer):
+        """A forward hook keeps the output of `transformer.h[layer-1]` (before the final LayerNorm
+        for the last block, as the megatron-core hook); `compute_loss` adds
+        `lambda_var * var + lambda_cov * cov` of its projection to TRL's LM loss in training
+        (evaluation losses stay the LM loss). The projection belongs to the trainer (its own
+        optimizer group, not clipped with the model, not saved with the model)."""
+
+        def __init__(self, *args, seqvcr: SeqVcrConfig, **kwargs):
+            model = kwargs["model"]
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            blocks = base.transformer.h
+            layer = seqvcr.layer_index(len(blocks))
+            ref = next(base.parameters())
+            # built before SFTTrainer.__init__ reseeds, so the model's run is unchanged by it
+            self.seqvcr_reg = SeqVcrRegularizer(seqvcr, base.config.hidden_size).to(ref.device, ref.dtype)
+            self._seqvcr_hidden = None
+            self._seqvcr_handle = blocks[layer - 1].register_forward_hook(self._seqvcr_hook)
+            super().__init__(*args, **kwargs)
+
+        def _seqvcr_hook(self, module, args, output) -> None:
+            if self._seqvcr_hidden is None:  # the loss's forward; not TRL's extra no-grad logits pass
+                self._seqvcr_hidden = output[0] if isinstance(output, (tuple, list)) else output
+
+        def create_optimizer(self, *args, **kwargs):
+            opt = super().create_optimizer(*args, **kwargs)
+            opt.add_param_group({"params": list(self.seqvcr_reg.parameters()), "weight_decay": 0.0})
+            return opt
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            self._seqvcr_hidden = None
+            res = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                       num_items_in_batch=num_items_in_batch)
+            loss, outputs = res if return_outputs else (res, None)
+            hidden, self._seqvcr_hidden = self._seqvcr_hidden, None
+            if self.model.training and hidden is not None and hidden.shape[0] >= 2:
+                loss = loss + self.seqvcr_reg(hidden)
+                for k, v in self.seqvcr_reg.last.items():
+                    self._metrics["train"][k].append(float(v))
+            return (loss, outputs) if return_outputs else loss
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            if self.model.training and "loss" in logs and self.seqvcr_reg.last_hidden is not None:
+                m = self.seqvcr_reg.metrics()
+                logs.update({k: m[k] for k in ("seqvcr_entropy", "seqvcr_effective_rank")})
+            super().log(logs, start_time)
+
+    return SeqVcrSFTTrainer
+
+
+def make_trainer(model, tokenizer, cfg: SFTConfig, output_dir: Path, train_pairs: list[dict[str, str]],
+                 valid: list[dict[str, str]], callbacks: list | None = None):
+    """TRL's `SFTTrainer`, or `SeqVcrSFTTrainer` when `cfg.seqvcr` is set; pauses added to the data."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    train_pairs = add_pauses(train_pairs, tokenizer, cfg.num_pause)
+    valid = add_pauses(valid, tokenizer, cfg.num_pause)
+    args = trl_sft_args(cfg, output_dir, bool(valid))
+    kwargs: dict[str, Any] = dict(model=model, args=args, processing_class=tokenizer,
+                                  train_dataset=Dataset.from_list(train_pairs),
+                                  eval_dataset=Dataset.from_list(valid) if valid else None,
+                                  callbacks=callbacks or [])
+    if cfg.seqvcr is None:
+        return SFTTrainer(**kwargs)
+    return _seqvcr_trainer_class()(seqvcr=cfg.seqvcr, **kwargs)
+
+
 def trl_sft_args(cfg: SFTConfig, output_dir: Path, has_valid: bool):
     from trl import SFTConfig as TrlSFTConfig
 
@@ -229,9 +322,7 @@ def sft(model_dir: str | Path, data: str | Path, output_dir: str | Path, cfg: SF
     """Fine-tune `model_dir` on `data`; writes the model, `config.yaml`, `metrics.jsonl`,
     `summary.json` under `output_dir` and returns the summary."""
     import torch
-    from datasets import Dataset
     from transformers import EarlyStoppingCallback
-    from trl import SFTTrainer
 
     cfg = cfg or SFTConfig()
     out = Path(output_dir)
@@ -241,6 +332,10 @@ def sft(model_dir: str | Path, data: str | Path, output_dir: str | Path, cfg: SF
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model, tokenizer = load_model_and_tokenizer(model_dir)
+    if cfg.num_pause:
+        add_pauses([], tokenizer, cfg.num_pause)  # fail before reading data or training
+    if cfg.seqvcr is not None:
+        cfg.seqvcr.layer_index(model.config.num_hidden_layers)
     pairs = read_sft_records(Path(data), tokenizer.eos_token)
     if cfg.valid_file is not None:
         valid = read_sft_records(cfg.valid_file, tokenizer.eos_token)
@@ -260,13 +355,10 @@ def sft(model_dir: str | Path, data: str | Path, output_dir: str | Path, cfg: SF
                             "Set packing: false, or load the model with flash attention on a GPU")
     if cfg.lora.enabled:
         model = apply_lora(model, cfg.lora, str(model_dir))
-    args = trl_sft_args(cfg, out, bool(valid))
     callbacks = []
     if valid and cfg.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
-                         train_dataset=Dataset.from_list(train_pairs),
-                         eval_dataset=Dataset.from_list(valid) if valid else None, callbacks=callbacks)
+    trainer = make_trainer(model, tokenizer, cfg, out, train_pairs, valid, callbacks)
     start = time.monotonic()
     valid_start = trainer.evaluate()["eval_loss"] if valid else math.nan
     result = trainer.train()
