@@ -72,19 +72,34 @@ class ExactDuplicateFinder(PipelineStep):
                     if digest not in keeper or doc_id < keeper[digest]:
                         keeper[digest] = doc_id
         duplicates = sorted((doc_id, keeper[digest]) for digest, doc_id in ids if keeper[digest] != doc_id)
-        with self.folder.open(DUPLICATES_FILE, "wb") as f:
-            for doc_id, kept_id in duplicates:
-                f.write(orjson.dumps({"id": doc_id, "duplicate_of": kept_id}) + b"\n")
+        write_duplicates(self.folder, DUPLICATES_FILE, duplicates)
         self.stat_update("signatures", value=len(ids))
         self.stat_update("duplicates", value=len(duplicates))
         return
         yield
 
 
-class ExactDuplicateFilter(CountingFilter):
-    """Stage 3: drops the documents stage 2 listed, with reason `exact_duplicate`."""
+def write_duplicates(folder, file: str, duplicates: list[tuple[str, str]]) -> None:
+    """The finders' output: one `{"id", "duplicate_of"}` line per document to drop."""
+    with folder.open(file, "wb") as f:
+        for doc_id, kept_id in duplicates:
+            f.write(orjson.dumps({"id": doc_id, "duplicate_of": kept_id}) + b"\n")
 
-    name = "exact_dedup"
+
+def read_duplicate_ids(folder, file: str) -> dict[str, str]:
+    """{id: duplicate_of} from a finder's output file."""
+    with folder.open(file, "rb") as f:
+        return {r["id"]: r["duplicate_of"] for r in map(orjson.loads, f)}
+
+
+class ListedDuplicateFilter(CountingFilter):
+    """Stage 3 of a dedup: drops the documents its stage-2 finder listed in `file`, recording
+    `duplicate_of` (the kept one) and `reason`."""
+
+    file: str
+    reason: str
+    required = True
+    """False: a missing list means no duplicates (its finder may have had nothing to compare)."""
 
     def __init__(self, folder: DataFolderLike, exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer)
@@ -93,10 +108,18 @@ class ExactDuplicateFilter(CountingFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if self._duplicate_of is None:
-            with self.folder.open(DUPLICATES_FILE, "rb") as f:
-                self._duplicate_of = {r["id"]: r["duplicate_of"] for r in map(orjson.loads, f)}
+            self._duplicate_of = ({} if not self.required and not self.folder.exists(self.file)
+                                  else read_duplicate_ids(self.folder, self.file))
         kept_id = self._duplicate_of.get(doc.id)
         if kept_id is not None:
             doc.metadata["duplicate_of"] = kept_id
-            return False, "exact_duplicate"
+            return False, self.reason
         return True
+
+
+class ExactDuplicateFilter(ListedDuplicateFilter):
+    """Stage 3: drops the documents stage 2 listed, with reason `exact_duplicate`."""
+
+    name = "exact_dedup"
+    file = DUPLICATES_FILE
+    reason = "exact_duplicate"

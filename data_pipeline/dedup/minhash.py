@@ -33,10 +33,8 @@ import orjson
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.io import DataFolderLike, get_datafolder
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from data_pipeline.dedup.exact import DUPLICATES_FILE
-from data_pipeline.filters.base import CountingFilter
+from data_pipeline.dedup.exact import DUPLICATES_FILE, ListedDuplicateFilter, read_duplicate_ids, write_duplicates
 
 NEAR_DUPLICATES_FILE = "near_duplicates.jsonl"
 
@@ -188,10 +186,7 @@ class NearDuplicateFinder(PipelineStep):
             raise ValueError("NearDuplicateFinder must run as a single task")
         for _ in data or ():  # the exact finder before it in the stage
             pass
-        exact = set()
-        if self.folder.exists(DUPLICATES_FILE):
-            with self.folder.open(DUPLICATES_FILE, "rb") as f:
-                exact = {orjson.loads(line)["id"] for line in f}
+        exact = set(read_duplicate_ids(self.folder, DUPLICATES_FILE)) if self.folder.exists(DUPLICATES_FILE) else set()
         keys: list[tuple[str, int, str]] = []
         matrices = []
         for name in self.folder.list_files("minhash", glob_pattern="*.npy"):
@@ -201,9 +196,7 @@ class NearDuplicateFinder(PipelineStep):
                 keys.extend(tuple(orjson.loads(line)) for line in f)
         with self.track_time():
             duplicates = find_near_duplicates(keys, matrices, exact)
-        with self.folder.open(NEAR_DUPLICATES_FILE, "wb") as f:
-            for doc_id, kept_id in duplicates:
-                f.write(orjson.dumps({"id": doc_id, "duplicate_of": kept_id}) + b"\n")
+        write_duplicates(self.folder, NEAR_DUPLICATES_FILE, duplicates)
         self.stat_update("signatures", value=len(keys))
         self.stat_update("near_duplicates", value=len(duplicates))
         return
@@ -252,25 +245,11 @@ def _desc(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text) + (1,) if text else (2,)
 
 
-class NearDuplicateFilter(CountingFilter):
+class NearDuplicateFilter(ListedDuplicateFilter):
     """Stage 3: drops the documents the finder listed, with reason `near_duplicate` and
     `duplicate_of` naming the kept one."""
 
     name = "near_dedup"
-
-    def __init__(self, folder: DataFolderLike, exclusion_writer: DiskWriter | None = None):
-        super().__init__(exclusion_writer)
-        self.folder = get_datafolder(folder)
-        self._duplicate_of: dict[str, str] | None = None
-
-    def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        if self._duplicate_of is None:
-            self._duplicate_of = {}
-            if self.folder.exists(NEAR_DUPLICATES_FILE):
-                with self.folder.open(NEAR_DUPLICATES_FILE, "rb") as f:
-                    self._duplicate_of = {r["id"]: r["duplicate_of"] for r in map(orjson.loads, f)}
-        kept_id = self._duplicate_of.get(doc.id)
-        if kept_id is not None:
-            doc.metadata["duplicate_of"] = kept_id
-            return False, "near_duplicate"
-        return True
+    file = NEAR_DUPLICATES_FILE
+    reason = "near_duplicate"
+    required = False
