@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pretrain.data import DataConfig, FimConfig
+from pretrain.metrics import WandbConfig
 from pretrain.model import ModelConfig, load_preset
 from pretrain.optim import OptimConfig
 from pretrain.parallel import ParallelConfig
@@ -53,6 +54,9 @@ class TrainConfig:
     peak_flops: float = 989e12
     """Peak FLOP/s per device for MFU (default: H100 SXM dense bf16)."""
     tensorboard: bool = True
+    wandb: WandbConfig | None = None
+    """Weights & Biases logging from global rank 0 (`wandb.project` turns it on, needs the wandb
+    package); null (default) is off and never imports wandb."""
     threads: int | None = None
     """torch intra-op threads on the CPU; None leaves torch's default."""
     seqvcr: SeqVcrConfig | None = None

@@ -80,6 +80,7 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
         run_config["tokenizer"] = str(Path(cfg.tokenizer).resolve())
 
     start = 0
+    wandb_run_id = None
     if resume:
         last = checkpoint.latest_step(cfg.checkpoint_dir)
         if last is None:
@@ -90,13 +91,15 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
             raise PretrainError(f"--resume: checkpoint global batch {meta.get('global_batch')} != this run's "
                                 f"{global_batch}; keep micro_batch_size x grad_accum x data-parallel the same")
         start = int(meta["step"])
+        wandb_run_id = meta.get("wandb_run_id")  # the W&B run this checkpoint belongs to, if any
         log.info("resumed from step %d (%d samples consumed)", start, meta["consumed_samples"])
     elif cfg.init_from is not None:
         source = checkpoint.resolve(cfg.init_from)
         meta = checkpoint.load_weights(source, model)
         log.info("initialised from %s (its step %s): weights only, fresh optimizer and schedule", source,
                  meta.get("step"))
-    metrics = MetricsWriter(cfg.out_dir, start, cfg.tensorboard, enabled=rank0)
+    metrics = MetricsWriter(cfg.out_dir, start, cfg.tensorboard, enabled=rank0, wandb=cfg.wandb,
+                            run_config=run_config, wandb_run_id=wandb_run_id)
     if rank0:
         cfg.out_dir.mkdir(parents=True, exist_ok=True)
         import yaml
@@ -120,9 +123,12 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
         meta = {"consumed_samples": step * global_batch, "global_batch": global_batch,
                 "tensor_parallel": cfg.parallel.tensor_parallel,
                 "pipeline_parallel": cfg.parallel.pipeline_parallel, "data_parallel": dp}
+        if metrics.wandb_run_id is not None:  # rank 0 writes meta.json and holds the W&B run
+            meta["wandb_run_id"] = metrics.wandb_run_id
         return checkpoint.save(cfg.checkpoint_dir, step, model, optimizer, meta, run_config)
 
     step = start
+    exit_code = 1  # until the final checkpoint is written (also after SIGTERM)
     try:
         for step in progress(range(start, cfg.train_steps), "pretrain", total=cfg.train_steps - start, unit="step"):
             lr = lr_at(step, cfg.optim, cfg.train_steps)
@@ -163,16 +169,17 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
         else:
             done = cfg.train_steps if cfg.train_steps > start else start
         ckpt = save(done)
+        exit_code = 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        metrics.close()
+        metrics.close(exit_code)
     total_time = time.perf_counter() - t_start
     png = plot_loss(metrics.path, cfg.out_dir / "loss.png") if rank0 else None
     summary = {"steps": done, "start_step": start, "first_loss": first_loss, "final_loss": last_loss,
                "tokens_per_s": (done - start) * global_batch * seq / total_time if done > start else 0.0,
                "train_seconds": total_time, "parameters": cfg.model.parameters(),
                "checkpoint": str(ckpt), "metrics": str(metrics.path), "loss_png": str(png) if png else None,
-               "stopped_by_sigterm": stop["sigterm"]}
+               "stopped_by_sigterm": stop["sigterm"], "wandb_run_id": metrics.wandb_run_id}
     if rank0:
         import json
 
