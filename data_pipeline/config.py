@@ -59,8 +59,13 @@ class NearDedupConfig:
     """Shingle size in tokens split on non-identifier characters (StarCoder: 5)."""
     seed: int = 42
     """Seed of the MinHash permutations."""
+    threshold: float | None = 0.7
+    """Exact Jaccard of 5-gram sets a band collision must reach to link two files (bigcode's script
+    checks its LSH clusters with exact Jaccard too); null trusts the bands alone."""
 
     def __post_init__(self):
+        if self.threshold is not None and not 0 < self.threshold <= 1:
+            raise ValueError(f"near_dedup.threshold: need 0 < threshold <= 1 (or null), got {self.threshold}")
         if self.bands * self.rows > self.num_perm or min(self.bands, self.rows, self.ngram, self.num_perm) < 1:
             raise ValueError(f"near_dedup: need bands x rows <= num_perm and all >= 1, got {self.bands} x "
                              f"{self.rows} > {self.num_perm}")

@@ -69,8 +69,14 @@ class CurateConfig:
     """Print the plan (stages, steps, tasks, sbatch scripts) and run nothing."""
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     """Job settings used with executor=slurm."""
+    ray_address: str | None = None
+    """Ray cluster to join with executor=ray (`auto`, `ray://head:10001`); None: $RAY_ADDRESS, or
+    else a Ray started on this machine with `workers` CPUs for the run."""
     max_file_bytes: int = 1_000_000
     """Files larger than this are removed as `too_large` without being read (The Stack: 1 MB)."""
+    count_tokens: str | None = "code"
+    """Tokens the funnel counts (`metadata.tokens`): `code` (identifier runs and single symbols, no
+    tokenizer needed), a tokenizer.json path (e.g. StarCoder's), or null for none."""
     binary_probe_bytes: int = 8192
     """A NUL byte in this many leading bytes marks a file `binary` (git looks at 8000)."""
     include_site_packages: bool = False
@@ -179,6 +185,7 @@ def collect_stats(out: Path, wall_s: float | None = None) -> dict:
         removed = {k.removeprefix("dropped_"): v for k, v in s.items() if k.startswith("dropped_")}
         step = {"step": name, "docs_in": s.get("total", 0), "kept": s.get("forwarded", 0) + s.get("added", 0),
                 "removed": removed, "bytes_in": s.get("bytes_in", 0), "bytes_removed": s.get("bytes_dropped", 0),
+                "tokens_in": s.get("tokens_in", 0), "tokens_removed": s.get("tokens_dropped", 0),
                 "by_language": _by_language(s)}
         if s.get("added"):
             step["added"] = s["added"]
@@ -194,10 +201,11 @@ def collect_stats(out: Path, wall_s: float | None = None) -> dict:
     bytes_in = reader.get("bytes", reader.get("doc_len", 0))
     kept = steps[-1]["kept"] if steps else 0
     bytes_kept = steps[-1]["bytes_in"] - steps[-1]["bytes_removed"] if steps else 0
+    tokens_kept = steps[-1]["tokens_in"] - steps[-1]["tokens_removed"] if steps else 0
     bytes_read = next((s["bytes_in"] for s in steps if s["step"] == "binary"), bytes_in)
     added = sum(s.get("added", 0) for s in steps)
     totals = {"files": files, "kept": kept, "removed": sum(by_reason.values()), "removed_by_reason": by_reason,
-              "bytes_in": bytes_in, "bytes_read": bytes_read, "bytes_kept": bytes_kept}
+              "bytes_in": bytes_in, "bytes_read": bytes_read, "bytes_kept": bytes_kept, "tokens_kept": tokens_kept}
     if added:
         totals["added_by_conversion"] = added
     if files + added != kept + totals["removed"]:
@@ -225,10 +233,13 @@ def _by_language(s: dict) -> dict[str, dict[str, int]]:
     langs: dict[str, dict[str, int]] = {}
     for key, value in s.items():
         kind, sep, lang = key.partition("/")
-        if sep and kind in ("lang_in", "lang_bytes_in", "lang_dropped", "lang_bytes_dropped"):
-            langs.setdefault(lang, {"docs_in": 0, "bytes_in": 0, "removed": 0, "bytes_removed": 0})
-            field_name = {"lang_in": "docs_in", "lang_bytes_in": "bytes_in", "lang_dropped": "removed",
-                          "lang_bytes_dropped": "bytes_removed"}[kind]
+        names = {"lang_in": "docs_in", "lang_bytes_in": "bytes_in", "lang_tokens_in": "tokens_in",
+                 "lang_dropped": "removed", "lang_bytes_dropped": "bytes_removed",
+                 "lang_tokens_dropped": "tokens_removed"}
+        if sep and kind in names:
+            langs.setdefault(lang, dict.fromkeys(("docs_in", "bytes_in", "tokens_in", "removed", "bytes_removed",
+                                                  "tokens_removed"), 0))
+            field_name = names[kind]
             langs[lang][field_name] = value
     return dict(sorted(langs.items()))
 
@@ -249,9 +260,9 @@ def _merge_task_stats(logging_dir: Path) -> dict[str, dict[str, float]]:
 def _log_summary(stats: dict, out: Path) -> None:
     t = stats["totals"]
     reasons = ", ".join(f"{r} {n}" for r, n in sorted(t["removed_by_reason"].items(), key=lambda x: -x[1]))
-    log.info("curate: %d files (%.1f MB, %.1f MB read) in, %d kept (%.1f MB), %d removed (%s)", t["files"],
-             t["bytes_in"] / 1e6, t["bytes_read"] / 1e6, t["kept"], t["bytes_kept"] / 1e6, t["removed"],
-             reasons or "none")
+    log.info("curate: %d files (%.1f MB, %.1f MB read) in, %d kept (%.1f MB, %.2fM tokens), %d removed (%s)",
+             t["files"], t["bytes_in"] / 1e6, t["bytes_read"] / 1e6, t["kept"], t["bytes_kept"] / 1e6,
+             t.get("tokens_kept", 0) / 1e6, t["removed"], reasons or "none")
     if "wall_s" in stats:
         log.info("curate: %.1f s, %.1f MB/s; outputs: %s/kept, %s/removed, %s/stats.json, %s/funnel.png",
                  stats["wall_s"], stats["mb_per_s"] or 0, out, out, out, out)

@@ -65,6 +65,22 @@ def build_executors(cfg: CurateConfig, out: Path, stage_pipelines: dict[str, lis
     return executors
 
 
+def _init_ray(cfg: CurateConfig) -> None:
+    """Join the configured Ray cluster, or start one on this machine (datatrove expects `ray.init` done)."""
+    import os
+
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = cfg.ray_address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:  # a private single-machine Ray, sized to the run, shut down with this process
+        ray.init(num_cpus=cfg.workers, include_dashboard=False, log_to_driver=False)
+    log.info("ray: %s CPUs available", ray.cluster_resources().get("CPU"))
+
+
 def run_stages(cfg: CurateConfig, out: Path, executors: dict) -> bool:
     """Run every stage; True when all have finished here (False: jobs submitted to Slurm)."""
     if cfg.executor == "local":
@@ -73,6 +89,8 @@ def run_stages(cfg: CurateConfig, out: Path, executors: dict) -> bool:
                 break  # stage 1 let nothing through: nothing to deduplicate (datatrove's reader would fail)
             run_pipeline(pipeline, stage_tasks(cfg, stage), cfg.workers, str(out / "logs" / stage))
         return True
+    if cfg.executor == "ray":
+        _init_ray(cfg)
     last = executors[list(executors)[-1]]
     last.run()  # Slurm: launches the chain of dependent job arrays; Ray: runs dependencies first
     if cfg.executor == "slurm":

@@ -2,8 +2,9 @@
 language, as DIR/funnel.json and a picture, DIR/funnel.png.
 
 Built from stats.json's steps (themselves from datatrove's per-task stats), so it is as exact as
-the counts. Tokens are not counted at curate time (the tokenizer is trained on curate's
-output); `starforge data tokenize` reports tokens of the kept documents in its summary.json.
+the counts. Tokens are `metadata.tokens` (data_pipeline/token_count.py: code units by default,
+or a given tokenizer's); `starforge data tokenize` reports the trained tokenizer's count of the
+kept documents in its summary.json.
 """
 
 from __future__ import annotations
@@ -20,12 +21,17 @@ def funnel(stats: dict) -> dict:
     for step in stats["steps"]:
         rows.append({"step": step["step"], "docs_in": step["docs_in"], "docs_out": step["kept"],
                      "bytes_in": step["bytes_in"], "bytes_out": step["bytes_in"] - step["bytes_removed"],
+                     "tokens_in": step.get("tokens_in", 0),
+                     "tokens_out": step.get("tokens_in", 0) - step.get("tokens_removed", 0),
                      "removed": step["removed"],
                      "by_language": {lang: {"docs_in": v["docs_in"], "docs_out": v["docs_in"] - v["removed"],
-                                            "bytes_in": v["bytes_in"], "bytes_out": v["bytes_in"] - v["bytes_removed"]}
+                                            "bytes_in": v["bytes_in"], "bytes_out": v["bytes_in"] - v["bytes_removed"],
+                                            "tokens_in": v.get("tokens_in", 0),
+                                            "tokens_out": v.get("tokens_in", 0) - v.get("tokens_removed", 0)}
                                      for lang, v in step.get("by_language", {}).items()}})
     return {"input": {"docs": stats["totals"]["files"], "bytes": stats["totals"]["bytes_in"]},
-            "steps": rows, "kept": {"docs": stats["totals"]["kept"], "bytes": stats["totals"]["bytes_kept"]}}
+            "steps": rows, "kept": {"docs": stats["totals"]["kept"], "bytes": stats["totals"]["bytes_kept"],
+                                    "tokens": stats["totals"].get("tokens_kept", 0)}}
 
 
 def write_funnel(stats: dict, out: Path) -> dict:
@@ -47,12 +53,16 @@ def plot_funnel(report: dict, path: Path) -> None:
     steps = ["input"] + [r["step"] for r in report["steps"]]
     docs = [report["input"]["docs"]] + [r["docs_out"] for r in report["steps"]]
     mb = [report["input"]["bytes"] / 1e6] + [r["bytes_out"] / 1e6 for r in report["steps"]]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(steps) + 1.5), sharey=True)
-    for ax, values, title in ((axes[0], docs, "documents left"), (axes[1], mb, "MB left")):
+    # tokens exist once files are decoded: the input bar shows the first step that counted them
+    first = next((r["tokens_in"] for r in report["steps"] if r.get("tokens_in")), 0)
+    tokens = [first / 1e6] + [r.get("tokens_out", 0) / 1e6 for r in report["steps"]]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 0.35 * len(steps) + 1.5), sharey=True)
+    for ax, values, title, fmt in ((axes[0], docs, "documents left", ",.0f"), (axes[1], mb, "MB left", ",.1f"),
+                                   (axes[2], tokens, "M tokens left", ",.2f")):
         ax.barh(range(len(steps)), values, color="#4c72b0")
         ax.set_title(title)
         for i, v in enumerate(values):
-            ax.text(v, i, f" {v:,.0f}" if title.startswith("doc") else f" {v:,.1f}", va="center", fontsize=8)
+            ax.text(v, i, f" {v:{fmt}}", va="center", fontsize=8)
         ax.set_xlim(0, max(values) * 1.25 if max(values) else 1)
     axes[0].set_yticks(range(len(steps)), steps)
     axes[0].invert_yaxis()

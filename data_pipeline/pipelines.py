@@ -7,7 +7,8 @@ before any task can drop a copy:
     filter       (N tasks)  read; unreadable, too_large, binary, invalid_utf8, empty; language;
                             licence; Jupyter conversion; StarCoder's quality filters; exact and
                             MinHash signatures; write work/filtered/
-    dedup_find   (1 task)   exact duplicates, then near duplicates among the rest
+    dedup_find   (1 task)   exact duplicates, then near duplicates among the rest (reading the
+                            texts of colliding files back for the exact Jaccard check)
     dedup_filter (N tasks)  drop exact, then near duplicates; decontamination; PII redaction;
                             metadata prefixes; write kept/
 
@@ -45,6 +46,7 @@ from data_pipeline.format.jupyter import JupyterConverter
 from data_pipeline.format.metadata_prefix import MetadataPrefixStep
 from data_pipeline.readers.inputs import input_reader
 from data_pipeline.records import records_writer
+from data_pipeline.token_count import TokenCount
 
 if TYPE_CHECKING:
     from data_pipeline.curate import CurateConfig
@@ -82,11 +84,14 @@ def filter_stage(cfg: CurateConfig, out: Path) -> list[PipelineStep]:
         BinaryFilter(cfg.binary_probe_bytes, exclusion_writer=excl("binary")),
         Utf8Filter(exclusion_writer=excl("invalid_utf8")),
         EmptyFilter(exclusion_writer=excl("empty")),
+        *([TokenCount(cfg.count_tokens)] if cfg.count_tokens else []),
         LanguageFilter(cfg.languages, exclusion_writer=excl("language")),
         LicenceFilter(cfg.permissive_licences, cfg.allow_unknown_licence, exclusion_writer=excl("licence")),
     ]
     if cfg.jupyter is not None:
         steps.append(JupyterConverter(cfg.jupyter, exclusion_writer=excl("jupyter")))
+        if cfg.count_tokens:
+            steps.append(TokenCount(cfg.count_tokens))  # the converted forms' own counts
     if q.max_line_length is not None:
         steps.append(MaxLineLengthFilter(q.max_line_length, q.long_line_exempt_languages, q.max_line_length_exempt,
                                          q.max_lines, exclusion_writer=excl("max_line_length")))
@@ -118,16 +123,22 @@ def filter_stage(cfg: CurateConfig, out: Path) -> list[PipelineStep]:
 def dedup_find_stage(cfg: CurateConfig, out: Path) -> list[PipelineStep]:
     """Stage 2 (1 task): decide which copy of each content, then of each near-duplicate cluster, to keep."""
     steps: list[PipelineStep] = [ExactDuplicateFinder(str(out / "work" / "dedup"))]
-    if cfg.near_dedup is not None:
-        steps.append(NearDuplicateFinder(str(out / "work" / "dedup")))
+    nd = cfg.near_dedup
+    if nd is not None:
+        texts = _filtered_reader(out) if nd.threshold is not None else None  # for the exact Jaccard check
+        steps.append(NearDuplicateFinder(str(out / "work" / "dedup"), nd.threshold, nd.ngram, texts))
     return steps
+
+
+def _filtered_reader(out: Path) -> JsonlReader:
+    return JsonlReader(str(out / "work" / "filtered"), glob_pattern="*.jsonl", recursive=False, add_file_path=False)
 
 
 def dedup_filter_stage(cfg: CurateConfig, out: Path) -> list[PipelineStep]:
     """Stage 3 (N tasks): drop the other copies, contaminated files; redact; write kept/."""
     removed = out / "removed"
     steps: list[PipelineStep] = [
-        JsonlReader(str(out / "work" / "filtered"), glob_pattern="*.jsonl", recursive=False, add_file_path=False),
+        _filtered_reader(out),
         ExactDuplicateFilter(str(out / "work" / "dedup"), exclusion_writer=records_writer(removed / "exact_dedup")),
     ]
     if cfg.near_dedup is not None:

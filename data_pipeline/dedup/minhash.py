@@ -172,19 +172,30 @@ class MinHashSignature(PipelineStep):
 
 
 class NearDuplicateFinder(PipelineStep):
-    """Stage 2 (one task): clusters documents sharing any band and lists all but one per cluster."""
+    """Stage 2 (one task): clusters documents sharing a band and lists all but one per cluster.
+
+    With `threshold` (default), a band collision links two documents only if the exact Jaccard
+    similarity of their 5-gram sets reaches it, as bigcode's `minhash_deduplication.py` checks
+    its LSH clusters with exact Jaccard: LSH alone links pairs at Jaccard 0.5 one time in 40 and
+    drops files that are not near-duplicates. The texts come from `texts`, a reader of stage 1's
+    output, read only when something collides; only colliding documents are hashed, and their
+    sets (8 bytes a distinct 5-gram) are held in memory. `threshold=None` trusts the bands."""
 
     type = "🫂 - DEDUPS"
     name = "near dedup finder"
 
-    def __init__(self, folder: DataFolderLike):
+    def __init__(self, folder: DataFolderLike, threshold: float | None = 0.7, ngram: int = 5,
+                 texts: PipelineStep | None = None, batch_bytes: int = 4_000_000):
         super().__init__()
+        if threshold is not None and texts is None:
+            raise ValueError("NearDuplicateFinder: a threshold needs `texts`, a reader of the signed documents")
         self.folder = get_datafolder(folder)
+        self.threshold, self.ngram, self.texts, self.batch_bytes = threshold, ngram, texts, batch_bytes
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if world_size != 1:
             raise ValueError("NearDuplicateFinder must run as a single task")
-        for _ in data or ():  # the exact finder before it in the stage
+        for _ in data or ():  # steps before it in the stage (the exact finder) run first
             pass
         exact = set(read_duplicate_ids(self.folder, DUPLICATES_FILE)) if self.folder.exists(DUPLICATES_FILE) else set()
         keys: list[tuple[str, int, str]] = []
@@ -194,8 +205,19 @@ class NearDuplicateFinder(PipelineStep):
                 matrices.append(np.load(f))
             with self.folder.open(name.removesuffix(".npy") + ".jsonl", "rb") as f:
                 keys.extend(tuple(orjson.loads(line)) for line in f)
+        shingles = None
+        if self.threshold is not None:
+            wanted = candidate_ids(keys, matrices, exact)
+            with self.track_time():
+                docs = self.texts.run(None, 0, 1) if wanted else ()
+                shingles = shingle_sets(docs, wanted, self.ngram, self.batch_bytes)
+            missing = wanted - shingles.keys()
+            if missing:
+                raise ValueError(f"near dedup: {len(missing)} colliding documents (e.g. {min(missing)!r}) are not "
+                                 "in the finder's `texts`; give it a reader of the signed documents")
+            self.stat_update("verified_documents", value=len(shingles))
         with self.track_time():
-            duplicates = find_near_duplicates(keys, matrices, exact)
+            duplicates = find_near_duplicates(keys, matrices, exact, shingles, self.threshold or 0.0)
         write_duplicates(self.folder, NEAR_DUPLICATES_FILE, duplicates)
         self.stat_update("signatures", value=len(keys))
         self.stat_update("near_duplicates", value=len(duplicates))
@@ -203,37 +225,119 @@ class NearDuplicateFinder(PipelineStep):
         yield
 
 
-def find_near_duplicates(keys: list[tuple[str, int, str]], matrices: list[np.ndarray],
-                         skip: set[str] = frozenset()) -> list[tuple[str, str]]:
-    """Sorted (id, kept id) for every document to drop. `keys[i]` = (id, stars, updated) of row i."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+def shingle_sets(docs, wanted: set[str], ngram: int = 5, batch_bytes: int = 4_000_000) -> dict[str, np.ndarray]:
+    """{id: sorted distinct n-gram hashes} of the documents in `docs` whose id is in `wanted`."""
+    out: dict[str, np.ndarray] = {}
+    batch: list[Document] = []
+    size = 0
 
+    def flush():
+        flat, offsets = shingle_hashes([d.text for d in batch], ngram)
+        for i, doc in enumerate(batch):
+            out[doc.id] = np.unique(flat[offsets[i]:offsets[i + 1]])
+
+    for doc in docs:
+        if doc.id in wanted and doc.id not in out:
+            batch.append(doc)
+            size += len(doc.text)
+            if size >= batch_bytes:
+                flush()
+                batch, size = [], 0
+    if batch:
+        flush()
+    return out
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted distinct hash arrays."""
+    common = np.intersect1d(a, b, assume_unique=True).size
+    union = a.size + b.size - common
+    return common / union if union else 0.0
+
+
+def _live(keys: list[tuple[str, int, str]], matrices: list[np.ndarray], skip) -> tuple[np.ndarray, list]:
     band = np.concatenate(matrices) if matrices else np.zeros((0, 1), dtype=np.uint64)
     if skip:
         live = np.array([k[0] not in skip for k in keys], dtype=bool)
         band, keys = band[live], [k for k, ok in zip(keys, live) if ok]
-    n = len(keys)
-    if n < 2:
-        return []
-    src, dst = [], []
+    return band, keys
+
+
+def _buckets(band: np.ndarray):
+    """Row indices sharing a band value (groups of two or more), band by band."""
     for b in range(band.shape[1]):
         order = np.argsort(band[:, b], kind="stable")
         col = band[order, b]
-        same = np.flatnonzero(col[1:] == col[:-1])
-        src.append(order[same])
-        dst.append(order[same + 1])
-    src_all, dst_all = np.concatenate(src), np.concatenate(dst)
-    if not len(src_all):
+        starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+        sizes = np.diff(np.r_[starts, len(col)])
+        for start, size in zip(starts[sizes > 1], sizes[sizes > 1]):
+            yield np.sort(order[start:start + size])
+
+
+def candidate_ids(keys: list[tuple[str, int, str]], matrices: list[np.ndarray], skip: set[str] = frozenset()
+                  ) -> set[str]:
+    """Ids of the documents sharing at least one band with another (those verification must read)."""
+    band, keys = _live(keys, matrices, skip)
+    hit = np.zeros(len(keys), dtype=bool)
+    for b in range(band.shape[1]):
+        _, inverse, counts = np.unique(band[:, b], return_inverse=True, return_counts=True)
+        hit |= counts[inverse] > 1
+    return {keys[i][0] for i in np.flatnonzero(hit)}
+
+
+def find_near_duplicates(keys: list[tuple[str, int, str]], matrices: list[np.ndarray],
+                         skip: set[str] = frozenset(), shingles: dict[str, np.ndarray] | None = None,
+                         threshold: float = 0.0) -> list[tuple[str, str]]:
+    """Sorted (id, kept id) for every document to drop. `keys[i]` = (id, stars, updated) of row i.
+    Without `shingles` every band collision links two documents; with them (id -> sorted distinct
+    n-gram hashes), only collisions whose exact Jaccard reaches `threshold`. Clusters are the
+    connected components either way, so the result does not depend on the order of rows."""
+    band, keys = _live(keys, matrices, skip)
+    n = len(keys)
+    if n < 2:
         return []
-    graph = coo_matrix((np.ones(len(src_all), dtype=np.int8), (src_all, dst_all)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    sizes = np.bincount(labels)
-    members: dict[int, list[int]] = {}
+    parent = np.arange(n)
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return int(root)
+
+    failed: set[tuple[int, int]] = set()
+
+    def similar(i: int, j: int) -> bool:
+        if shingles is None:
+            return True
+        pair = (min(i, j), max(i, j))
+        if pair in failed:
+            return False
+        if jaccard(shingles[keys[i][0]], shingles[keys[j][0]]) >= threshold:
+            return True
+        failed.add(pair)
+        return False
+
+    for bucket in _buckets(band):
+        groups: dict[int, list[int]] = {}  # root -> this bucket's members in that component so far
+        for i in bucket.tolist():
+            ri = find(i)
+            joined = groups.pop(ri, [])
+            for root in list(groups):
+                if any(similar(i, j) for j in groups[root]):
+                    joined += groups.pop(root)
+                    parent[max(ri, root)] = min(ri, root)
+                    ri = min(ri, root)
+            joined.append(i)
+            groups[ri] = joined
+    labels = np.array([find(i) for i in range(n)])
+    sizes = np.bincount(labels, minlength=n)
+    members_of: dict[int, list[int]] = {}
     for i in np.flatnonzero(sizes[labels] > 1):
-        members.setdefault(int(labels[i]), []).append(int(i))
+        members_of.setdefault(int(labels[i]), []).append(int(i))
     duplicates = []
-    for rows in members.values():
+    for rows in members_of.values():
         # most stars, then newest, then smallest id
         best = min(rows, key=lambda i: (-keys[i][1], _desc(keys[i][2]), keys[i][0]))
         duplicates.extend((keys[i][0], keys[best][0]) for i in rows if i != best)

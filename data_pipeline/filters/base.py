@@ -1,5 +1,5 @@
-"""What every starforge filter adds to datatrove's `BaseFilter`: byte counts for stats.json and
-per-language counts for the funnel report."""
+"""What every starforge filter adds to datatrove's `BaseFilter`: byte and token counts for
+stats.json and per-language counts for the funnel report."""
 
 from __future__ import annotations
 
@@ -7,22 +7,39 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
 
 
+def count_in(step, doc: Document) -> None:
+    """Stats of a document entering `step`: bytes (its file's size), tokens (`metadata.tokens`,
+    0 before the text is decoded), overall and per language."""
+    size, tokens = doc.metadata.get("size", 0), doc.metadata.get("tokens", 0)
+    lang = doc.metadata.get("lang", "unknown")
+    step.stat_update("bytes_in", value=size)
+    step.stat_update("tokens_in", value=tokens)
+    step.stat_update(f"lang_in/{lang}")
+    step.stat_update(f"lang_bytes_in/{lang}", value=size)
+    step.stat_update(f"lang_tokens_in/{lang}", value=tokens)
+
+
+def count_dropped(step, doc: Document) -> None:
+    """Stats of a document `step` removes (the same fields as `count_in`)."""
+    size, tokens = doc.metadata.get("size", 0), doc.metadata.get("tokens", 0)
+    lang = doc.metadata.get("lang", "unknown")
+    step.stat_update("bytes_dropped", value=size)
+    step.stat_update("tokens_dropped", value=tokens)
+    step.stat_update(f"lang_dropped/{lang}")
+    step.stat_update(f"lang_bytes_dropped/{lang}", value=size)
+    step.stat_update(f"lang_tokens_dropped/{lang}", value=tokens)
+
+
 class CountingFilter(BaseFilter):
-    """A `BaseFilter` that also sums the files' on-disk sizes in (`bytes_in`) and dropped
-    (`bytes_dropped`), overall and per language (`lang_in/<lang>`, `lang_bytes_in/<lang>`,
-    `lang_dropped/<lang>`, `lang_bytes_dropped/<lang>`); datatrove already counts documents in,
-    forwarded and dropped per reason."""
+    """A `BaseFilter` that also sums the files' on-disk sizes and tokens in (`bytes_in`,
+    `tokens_in`) and dropped (`bytes_dropped`, `tokens_dropped`), overall and per language
+    (`lang_in/<lang>`, `lang_bytes_in/<lang>`, `lang_tokens_in/<lang>`, and the `_dropped`
+    forms); datatrove already counts documents in, forwarded and dropped per reason."""
 
     def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
         results = [self.filter(doc) for doc in batch]
         for doc, result in zip(batch, results):
-            size = doc.metadata.get("size", 0)
-            lang = doc.metadata.get("lang", "unknown")
-            self.stat_update("bytes_in", value=size)
-            self.stat_update(f"lang_in/{lang}")
-            self.stat_update(f"lang_bytes_in/{lang}", value=size)
+            count_in(self, doc)
             if not get_filter_result(result)[0]:
-                self.stat_update("bytes_dropped", value=size)
-                self.stat_update(f"lang_dropped/{lang}")
-                self.stat_update(f"lang_bytes_dropped/{lang}", value=size)
+                count_dropped(self, doc)
         return results

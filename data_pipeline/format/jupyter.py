@@ -28,6 +28,8 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from data_pipeline.filters.base import count_dropped, count_in
+
 NOTEBOOK = "Jupyter Notebook"
 SCRIPT = "Jupyter Script"
 STRUCTURED = "Jupyter Structured"
@@ -130,13 +132,9 @@ class JupyterConverter(PipelineStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         with self.exclusion_writer if self.exclusion_writer else contextlib.nullcontext() as writer:
             for doc in data:
-                size = doc.metadata.get("size", 0)
                 self.stat_update("total")
-                self.stat_update("bytes_in", value=size)
-                lang = doc.metadata.get("lang", "unknown")
-                self.stat_update(f"lang_in/{lang}")
-                self.stat_update(f"lang_bytes_in/{lang}", value=size)
-                if lang != NOTEBOOK:
+                count_in(self, doc)
+                if doc.metadata.get("lang") != NOTEBOOK:
                     self.stat_update("forwarded")
                     yield doc
                     continue
@@ -148,21 +146,20 @@ class JupyterConverter(PipelineStep):
                 if reason:
                     self.stat_update("dropped")
                     self.stat_update(f"dropped_{reason}")
-                    self.stat_update("bytes_dropped", value=size)
-                    self.stat_update(f"lang_dropped/{lang}")
-                    self.stat_update(f"lang_bytes_dropped/{lang}", value=size)
+                    count_dropped(self, doc)
                     if writer:
                         doc.metadata["filter_reason"] = reason
                         writer.write(doc, rank)
                     continue
                 self.stat_update("forwarded")
                 outputs = []
+                base = {k: v for k, v in doc.metadata.items() if k != "tokens"}  # recounted downstream
                 if "script" in self.config.formats:
                     outputs.append(Document(text=to_script(cells, kernel), id=doc.id,
-                                            metadata={**doc.metadata, "lang": SCRIPT}))
+                                            metadata={**base, "lang": SCRIPT}))
                 if "structured" in self.config.formats:
                     text, segments = to_structured(cells, self.config.max_output_chars)
-                    meta = {**doc.metadata, "lang": STRUCTURED, "segments": segments}
+                    meta = {**base, "lang": STRUCTURED, "segments": segments}
                     doc_id = doc.id
                     if outputs:  # the second form of one file: its bytes are counted once, on the first
                         doc_id, meta["size"] = f"{doc.id}#structured", 0

@@ -11,7 +11,6 @@ import pytest
 
 from data_pipeline.cli import main
 from data_pipeline.curate import CurateConfig, curate
-from starforge.errors import ConfigError
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(corpus: Path, tmp_path: Path, capsys):
@@ -20,8 +19,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(corpus: Path, tmp_path: Path, 
     plan = capsys.readouterr().out
     assert "stage 1 filter: 2 task(s)" in plan and "stage 2 dedup_find: 1 task(s), after filter" in plan
     steps = re.findall(r"  - \w+: (.+)", plan)
-    assert steps[:9] == ["repositories", "unreadable", "too_large", "binary", "invalid_utf8", "empty", "language",
-                         "licence", "jupyter"]
+    assert steps[:11] == ["repositories", "unreadable", "too_large", "binary", "invalid_utf8", "empty", "token count",
+                          "language", "licence", "jupyter", "token count"]
     assert steps[-5:] == ["near_dedup", "decontamination", "🔒 PII redaction", "metadata prefix", "🐿 Jsonl"]
     assert not out.exists()
 
@@ -83,20 +82,38 @@ echo "Submitted batch job $n"
     assert (tmp_path / "out" / "logs" / "dedup_filter" / "launch_script.slurm").is_file()
 
 
-def test_ray_executor_needs_ray_or_builds_chain(corpus: Path, tmp_path: Path):
-    cfg = CurateConfig(input=str(corpus), output=tmp_path / "out", executor="ray", tasks=2)
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        with pytest.raises(ConfigError, match="needs the `ray` package"):
-            curate(cfg)
-        return
+def test_ray_executor_chains_the_stages(corpus: Path, tmp_path: Path):
+    pytest.importorskip("ray")
     from data_pipeline import pipelines
     from data_pipeline.executor import build_executors
 
+    cfg = CurateConfig(input=str(corpus), output=tmp_path / "out", executor="ray", tasks=2)
     out = tmp_path / "out"
     stages = {"filter": pipelines.filter_stage(cfg, out), "dedup_find": pipelines.dedup_find_stage(cfg, out),
               "dedup_filter": pipelines.dedup_filter_stage(cfg, out)}
     executors = build_executors(cfg, out, stages)
     assert executors["dedup_filter"].depends is executors["dedup_find"]
     assert executors["dedup_find"].tasks == 1 and executors["filter"].tasks == 2
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    import gzip
+
+    return {str(p.relative_to(folder)): gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
+            for p in sorted(folder.rglob("*.jsonl*"))}
+
+
+@pytest.mark.slow
+def test_ray_executor_runs_the_chain_like_local(corpus: Path, tmp_path: Path):
+    """A real local Ray cluster runs the three stages; kept/ and removed/ equal a local run's."""
+    ray = pytest.importorskip("ray")
+    local = curate(CurateConfig(input=str(corpus), output=tmp_path / "local", tasks=2, workers=1))
+    try:
+        on_ray = curate(CurateConfig(input=str(corpus), output=tmp_path / "ray", tasks=2, workers=2,
+                                     executor="ray"))
+    finally:
+        ray.shutdown()
+    assert on_ray["totals"] == local["totals"] and local["totals"]["kept"] > 0
+    for part in ("kept", "removed"):
+        ours, theirs = _tree(tmp_path / "ray" / part), _tree(tmp_path / "local" / part)
+        assert ours and ours == theirs, part

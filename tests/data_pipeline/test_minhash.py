@@ -9,11 +9,15 @@ import numpy as np
 from datatrove.data import Document
 
 from data_pipeline.dedup.minhash import (
+    NEAR_DUPLICATES_FILE,
     MinHashSignature,
+    NearDuplicateFinder,
     band_hashes,
     find_near_duplicates,
+    jaccard,
     minhash_signatures,
     shingle_hashes,
+    shingle_sets,
 )
 from tests.data_pipeline.conftest import STDLIB
 
@@ -97,3 +101,64 @@ def test_languages_are_deduplicated_separately(tmp_path: Path):
     bands, _ = _signature_files(tmp_path, docs, batch_bytes=10**9)
     keys = [("a", 0, ""), ("b", 0, "")]
     assert find_near_duplicates(keys, [bands]) == []
+
+
+def _sets(texts: dict[str, str]) -> dict[str, np.ndarray]:
+    return shingle_sets((Document(text=t, id=i) for i, t in texts.items()), set(texts))
+
+
+def test_exact_jaccard_of_shingle_sets():
+    sets = _sets({"s": SCANNER, "e": EDITED, "d": DECODER})
+    a, b = five_grams(SCANNER), five_grams(EDITED)
+    assert abs(jaccard(sets["s"], sets["e"]) - len(a & b) / len(a | b)) < 1e-9
+    assert jaccard(sets["s"], sets["s"]) == 1.0 and jaccard(sets["s"], sets["d"]) < 0.1
+
+
+def test_verification_unlinks_band_collisions_below_the_threshold():
+    """Rows forced to share every band: LSH alone clusters them; the exact check keeps the
+    unrelated file and still drops the near copy."""
+    texts = {"a": SCANNER, "b": EDITED, "c": DECODER}
+    sigs, _ = minhash_signatures([SCANNER, SCANNER, SCANNER])  # all three collide in every band
+    keys = [(i, 0, "") for i in texts]
+    bands = [band_hashes(sigs)]
+    assert find_near_duplicates(keys, bands) == [("b", "a"), ("c", "a")]
+    assert find_near_duplicates(keys, bands, shingles=_sets(texts), threshold=0.7) == [("b", "a")]
+    assert find_near_duplicates(keys, bands, shingles=_sets(texts), threshold=0.999) == []
+
+
+def test_verified_clusters_do_not_depend_on_row_order():
+    """A chain a~b~c (each link above the threshold, a and c below it) is one cluster whatever the order."""
+    lines = SCANNER.splitlines(keepends=True)
+    third = len(lines) // 5
+    a = "".join(lines)
+    b = "".join(lines[third:]) + DECODER[: len(DECODER) // 6]
+    c = "".join(lines[2 * third:]) + DECODER[: len(DECODER) // 3]
+    texts = {"a": a, "b": b, "c": c}
+    sets = _sets(texts)
+    ab, bc, ac = jaccard(sets["a"], sets["b"]), jaccard(sets["b"], sets["c"]), jaccard(sets["a"], sets["c"])
+    threshold = (min(ab, bc) + ac) / 2
+    assert min(ab, bc) > threshold > ac
+    sigs, _ = minhash_signatures([a, a, a])
+    bands = band_hashes(sigs)
+    results = set()
+    for order in ([0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0]):
+        keys = [(list(texts)[i], 0, "") for i in order]
+        results.add(tuple(find_near_duplicates(keys, [bands[order]], shingles=sets, threshold=threshold)))
+    assert results == {(("b", "a"), ("c", "a"))}
+
+
+def test_finder_reads_texts_back_for_the_check(tmp_path: Path):
+    from datatrove.pipeline.readers.jsonl import JsonlReader
+    from datatrove.pipeline.writers.jsonl import JsonlWriter
+
+    docs = [Document(text=t, id=i, metadata={"lang": "Python"})
+            for i, t in [("a", SCANNER), ("b", EDITED), ("c", DECODER), ("d", "tiny")]]
+    list(MinHashSignature(str(tmp_path / "dedup")).run(iter(docs)))
+    with JsonlWriter(str(tmp_path / "signed"), compression=None) as writer:
+        for doc in docs:
+            writer.write(doc)
+    reader = JsonlReader(str(tmp_path / "signed"), glob_pattern="*.jsonl", add_file_path=False)
+    finder = NearDuplicateFinder(str(tmp_path / "dedup"), threshold=0.7, texts=reader)
+    list(finder.run(None))
+    assert (tmp_path / "dedup" / NEAR_DUPLICATES_FILE).read_text().strip() == '{"id":"b","duplicate_of":"a"}'
+    assert finder.stats["verified_documents"].total == 2  # only the colliding pair was read back
