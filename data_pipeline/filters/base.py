@@ -10,24 +10,22 @@ from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
 def count_in(step, doc: Document) -> None:
     """Stats of a document entering `step`: bytes (its file's size), tokens (`metadata.tokens`,
     0 before the text is decoded), overall and per language."""
-    size, tokens = doc.metadata.get("size", 0), doc.metadata.get("tokens", 0)
-    lang = doc.metadata.get("lang", "unknown")
-    step.stat_update("bytes_in", value=size)
-    step.stat_update("tokens_in", value=tokens)
-    step.stat_update(f"lang_in/{lang}")
-    step.stat_update(f"lang_bytes_in/{lang}", value=size)
-    step.stat_update(f"lang_tokens_in/{lang}", value=tokens)
+    _count(step, doc, "in")
 
 
 def count_dropped(step, doc: Document) -> None:
     """Stats of a document `step` removes (the same fields as `count_in`)."""
+    _count(step, doc, "dropped")
+
+
+def _count(step, doc: Document, what: str) -> None:
     size, tokens = doc.metadata.get("size", 0), doc.metadata.get("tokens", 0)
     lang = doc.metadata.get("lang", "unknown")
-    step.stat_update("bytes_dropped", value=size)
-    step.stat_update("tokens_dropped", value=tokens)
-    step.stat_update(f"lang_dropped/{lang}")
-    step.stat_update(f"lang_bytes_dropped/{lang}", value=size)
-    step.stat_update(f"lang_tokens_dropped/{lang}", value=tokens)
+    step.stat_update(f"bytes_{what}", value=size)
+    step.stat_update(f"tokens_{what}", value=tokens)
+    step.stat_update(f"lang_{what}/{lang}")
+    step.stat_update(f"lang_bytes_{what}/{lang}", value=size)
+    step.stat_update(f"lang_tokens_{what}/{lang}", value=tokens)
 
 
 class CountingFilter(BaseFilter):
