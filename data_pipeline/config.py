@@ -60,8 +60,8 @@ class NearDedupConfig:
     seed: int = 42
     """Seed of the MinHash permutations."""
     threshold: float | None = 0.7
-    """Exact Jaccard of 5-gram sets a band collision must reach to link two files (bigcode's script
-    checks its LSH clusters with exact Jaccard too); null trusts the bands alone."""
+    """Exact Jaccard of 5-gram sets a band collision must reach to link two files (codeparrot's
+    near-dedup checks its clusters so too); null trusts the bands alone, as bigcode-dataset's script."""
 
     def __post_init__(self):
         if self.threshold is not None and not 0 < self.threshold <= 1:

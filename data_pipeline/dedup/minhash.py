@@ -175,11 +175,12 @@ class NearDuplicateFinder(PipelineStep):
     """Stage 2 (one task): clusters documents sharing a band and lists all but one per cluster.
 
     With `threshold` (default), a band collision links two documents only if the exact Jaccard
-    similarity of their 5-gram sets reaches it, as bigcode's `minhash_deduplication.py` checks
-    its LSH clusters with exact Jaccard: LSH alone links pairs at Jaccard 0.5 one time in 40 and
-    drops files that are not near-duplicates. The texts come from `texts`, a reader of stage 1's
-    output, read only when something collides; only colliding documents are hashed, and their
-    sets (8 bytes a distinct 5-gram) are held in memory. `threshold=None` trusts the bands."""
+    similarity of their 5-gram sets reaches it, as codeparrot's and bigcode-analysis's near-dedup
+    scripts check their clusters (`find_extremes`). bigcode-dataset's later script trusts the
+    bands, which link pairs at Jaccard 0.5 one time in 40 and so drop files that are not
+    near-duplicates. The texts come from `texts`, a reader of stage 1's output, read only when
+    something collides; only colliding documents are hashed, and their sets (8 bytes a distinct
+    5-gram) are held in memory. `threshold=None` trusts the bands."""
 
     type = "🫂 - DEDUPS"
     name = "near dedup finder"
