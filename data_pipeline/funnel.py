@@ -53,17 +53,18 @@ def plot_funnel(report: dict, path: Path) -> None:
     steps = ["input"] + [r["step"] for r in report["steps"]]
     docs = [report["input"]["docs"]] + [r["docs_out"] for r in report["steps"]]
     mb = [report["input"]["bytes"] / 1e6] + [r["bytes_out"] / 1e6 for r in report["steps"]]
-    # tokens exist once files are decoded: the input bar shows the first step that counted them
-    first = next((r["tokens_in"] for r in report["steps"] if r.get("tokens_in")), 0)
-    tokens = [first / 1e6] + [r.get("tokens_out", 0) / 1e6 for r in report["steps"]]
+    # tokens exist once files are decoded: no bar before the first step that saw counted texts
+    first = next((i for i, r in enumerate(report["steps"]) if r.get("tokens_in")), len(report["steps"]))
+    tokens = [None] + [None if i < first else r.get("tokens_out", 0) / 1e6 for i, r in enumerate(report["steps"])]
     fig, axes = plt.subplots(1, 3, figsize=(16, 0.35 * len(steps) + 1.5), sharey=True)
     for ax, values, title, fmt in ((axes[0], docs, "documents left", ",.0f"), (axes[1], mb, "MB left", ",.1f"),
-                                   (axes[2], tokens, "M tokens left", ",.2f")):
-        ax.barh(range(len(steps)), values, color="#4c72b0")
+                                   (axes[2], tokens, "M tokens left (counted once decoded)", ",.2f")):
+        ax.barh(range(len(steps)), [v or 0 for v in values], color="#4c72b0")
         ax.set_title(title)
         for i, v in enumerate(values):
-            ax.text(v, i, f" {v:{fmt}}", va="center", fontsize=8)
-        ax.set_xlim(0, max(values) * 1.25 if max(values) else 1)
+            ax.text(v or 0, i, " -" if v is None else f" {v:{fmt}}", va="center", fontsize=8)
+        top = max(v or 0 for v in values)
+        ax.set_xlim(0, top * 1.25 if top else 1)
     axes[0].set_yticks(range(len(steps)), steps)
     axes[0].invert_yaxis()
     fig.suptitle("starforge data curate: funnel")
