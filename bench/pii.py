@@ -4,20 +4,39 @@
 
 The labelled set is built reproducibly (same interpreter and packages, same seed, same set;
 the file list's fingerprint is printed) from real code nobody here wrote: the standard library
-and installed packages (.py, .js, .json, .yaml, .cfg, .md). Host files get 1-4 synthetic PII
-values each, inserted as new lines in realistic places for their type (string literals,
-comments, config values, connection strings, docstrings, Markdown prose and code), with known
-spans; about half also get one decoy line from the issue's list of things to ignore
-(example.com and noreply addresses, private IPs, version strings, UUIDs, AWS's documented
-example key, environment lookups, templated values, package hashes). A disjoint set of
-untouched files measures false positives.
+and installed packages (.py, .js, .json, .yaml, .cfg, .md), each file named by a key relative to
+its root (`stdlib/json/decoder.py`, `site-packages/nltk/help.py`) and taken in the order of
+sha256(seed:key), so installing a package adds files without reshuffling the others. Host files
+get 1-4 synthetic PII values each, inserted as new lines in realistic places for their type
+(string literals, comments, config values, connection strings, docstrings, Markdown prose and
+code), with known spans; about half also get one decoy line from the issue's list of things to
+ignore (example.com and noreply addresses, private IPs, version strings, UUIDs, AWS's
+documented example key, environment lookups, templated values, package hashes). A disjoint set
+of untouched files measures false positives.
 
 Scoring, per class (email, ip_address, key, password; username for ours): a prediction on an
 inserted line is a true positive when it overlaps a planted value of its class, else a false
 positive; a planted value no prediction of its class overlaps is a false negative. Predictions
-on the host files' own lines are left to the untouched set, whose every finding counts as a
-false positive (`fp_per_mb`) — though real files' e-mail addresses are mostly real people's
-(author headers), so `fp_per_mb_by_class` is printed too.
+on the host files' own lines are left to the untouched set.
+
+Untouched files hold PII of their own (authors' e-mail addresses in file headers, mostly), so
+they carry reviewed labels, `bench/pii_labels.json`. Labelling rule: every candidate in the
+default untouched set (seed 0, `--clean-mb 8`) was read by eye: our detector's findings, the
+baseline's, and a loose sweep of every `x@y.z` string and every global IP literal. A value is
+labelled PII when it is a real instance of a class we redact: an address that reaches, or
+reveals, a real person's or organisation's mailbox (author headers, `__email__`, a gmane relay
+or an anti-spam-munged address of a named person); a public IP address used as a machine's
+address; a working secret or password. Not labelled: documentation personas and placeholders
+(`bill@amazon.com` beside `bill@example.com` in AWS examples, `t@e.com` and `password =
+'python'` for a fake test server), message-ids, and whatever is not of the class (versions,
+slices, decorators). Labels name the file by key, the line, and the value by length and sha256,
+never the value, and are matched on the text alone, so they do not depend on any detector's
+output at run time. A finding that overlaps a labelled value of its class is a true positive of
+the `preexisting` tally (labelled values nobody found are its misses); every other finding on an
+untouched file is a false positive (`fp_per_mb`); `findings_per_mb` counts them all. A smaller
+`--clean-mb` takes a prefix of the same order, so it stays covered; files no one reviewed
+(another seed, a larger set, new packages) have no labels: all their findings count as false
+positives, and the bench says how many such files there were.
 
 The baseline re-implements bigcode-dataset's `pii/` detection as StarCoder ran it: its email
 and IPv4/IPv6 regexes with `ip_has_digit`, `matches_date_pattern`, `filter_versions` and
@@ -61,10 +80,14 @@ REPORTED = ("email", "ip_address", "key", "password")
 
 # -- the corpus -------------------------------------------------------------------------------
 
-def source_pool() -> list[Path]:
-    roots = sorted({Path(sysconfig.get_paths()[k]) for k in ("stdlib", "purelib", "platlib")})
-    files = set()
-    for root in roots:
+def source_pool() -> dict[str, Path]:
+    """Candidate files by key: `stdlib/<path>` or `site-packages/<path>`, relative to the
+    interpreter's roots, so a key names the same file on any machine with this interpreter."""
+    paths = sysconfig.get_paths()
+    roots = sorted({(Path(paths[k]), "stdlib" if k == "stdlib" else "site-packages")
+                    for k in ("stdlib", "purelib", "platlib")})
+    files: dict[str, Path] = {}
+    for root, label in roots:
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__",))
             for name in filenames:
@@ -75,8 +98,8 @@ def source_pool() -> list[Path]:
                     except OSError:
                         continue
                     if 500 <= size <= 300_000:
-                        files.add(path)
-    return sorted(files)
+                        files.setdefault(f"{label}/{path.relative_to(root).as_posix()}", path)
+    return files
 
 
 def read(path: Path) -> str | None:
@@ -372,9 +395,11 @@ class Sample:
     text: str
     gold: list[tuple[str, int, int]]
     inserted: list[tuple[int, int]]
+    key: str = ""
+    """`stdlib/...` or `site-packages/...`: the file's name in the labels file."""
 
 
-def plant_file(rng: random.Random, path: Path, text: str) -> Sample:
+def plant_file(rng: random.Random, path: Path, text: str, key: str = "") -> Sample:
     ext = path.suffix
     lines = text.splitlines(keepends=True)
     items = [make_item(rng, ext, rng.choices(REPORTED, weights=(3, 3, 4, 3))[0]) for _ in range(rng.randint(1, 4))]
@@ -397,31 +422,32 @@ def plant_file(rng: random.Random, path: Path, text: str) -> Sample:
         pos += len(line)
         last = at
     out.append("".join(lines[last:]))
-    return Sample(path, "".join(out), gold, inserted)
+    return Sample(path, "".join(out), gold, inserted, key)
 
 
 def build_sets(seed: int, labelled_mb: float, clean_mb: float) -> tuple[list[Sample], list[Sample], str]:
+    """Files are taken in the order of sha256(seed:key) and sent to one set or the other by a
+    bit of that hash: installing a package adds its files to the order without reshuffling the
+    rest, so the untouched set (and its reviewed labels) stays put."""
     pool = source_pool()
-    rng = random.Random(seed)
-    order = list(range(len(pool)))
-    rng.shuffle(order)
+    ranked = sorted((hashlib.sha256(f"{seed}:{key}".encode()).hexdigest(), key) for key in pool)
     labelled, clean, n_lab, n_clean = [], [], 0, 0
     fingerprint = hashlib.sha256()
-    for i in order:
+    for digest, key in ranked:
         if n_lab >= labelled_mb * 1e6 and n_clean >= clean_mb * 1e6:
             break
-        text = read(pool[i])
+        to_labelled = int(digest[-1], 16) % 2 == 0
+        if (n_lab if to_labelled else n_clean) >= (labelled_mb if to_labelled else clean_mb) * 1e6:
+            continue
+        text = read(pool[key])
         if not text or "\0" in text:
             continue
-        to_labelled = (n_lab < labelled_mb * 1e6) and (n_clean >= clean_mb * 1e6 or i % 2 == 0)
-        if not to_labelled and n_clean >= clean_mb * 1e6:
-            continue
-        fingerprint.update(f"{pool[i]}:{len(text)}\n".encode())
+        fingerprint.update(f"{key}:{len(text)}\n".encode())
         if to_labelled:
-            labelled.append(plant_file(random.Random(f"{seed}:{pool[i]}"), pool[i], text))
+            labelled.append(plant_file(random.Random(f"{seed}:{key}"), pool[key], text, key))
             n_lab += len(labelled[-1].text)
         else:
-            clean.append(Sample(pool[i], text, [], []))
+            clean.append(Sample(pool[key], text, [], [], key))
             n_clean += len(text)
     return labelled, clean, fingerprint.hexdigest()[:16]
 
@@ -568,7 +594,73 @@ def score(labelled: list[Sample], preds: list[list[tuple[str, int, int]]]) -> di
     return out
 
 
-def show_errors(labelled, preds, clean, clean_preds) -> None:
+LABELS = Path(__file__).with_name("pii_labels.json")
+
+
+@dataclass
+class Labels:
+    """The reviewed pre-existing PII of the untouched set (bench/pii_labels.json)."""
+
+    reviewed: set[str]
+    items: dict[str, list[dict]]
+
+    @classmethod
+    def load(cls, path: Path = LABELS) -> Labels:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        items: dict[str, list[dict]] = {}
+        for item in data["pii"]:
+            items.setdefault(item["file"], []).append(item)
+        return cls(set(data["reviewed_files"]), items)
+
+    def spans(self, sample: Sample) -> tuple[list[tuple[str, int, int]], int]:
+        """(class, start, end) of each labelled value found at its line by its sha256, and the
+        number of labels not found there (the file changed: those count as nothing)."""
+        items = self.items.get(sample.key, [])
+        if not items:
+            return [], 0
+        starts = [0]
+        for line in sample.text.splitlines(keepends=True):
+            starts.append(starts[-1] + len(line))
+        out, stale = [], 0
+        for item in items:
+            n, digest = item["length"], item["sha256"]
+            lo = starts[item["line"] - 1] if item["line"] <= len(starts) - 1 else len(sample.text)
+            hi = starts[item["line"]] if item["line"] < len(starts) else lo
+            at = next((i for i in range(lo, max(lo, hi - n + 1))
+                       if hashlib.sha256(sample.text[i:i + n].encode()).hexdigest() == digest), None)
+            if at is None:
+                stale += 1
+            else:
+                out.append((item["class"], at, at + n))
+        return out, stale
+
+
+def score_untouched(clean: list[Sample], preds: list[list[tuple[str, int, int]]], labels: Labels) -> dict:
+    """Findings on untouched files: those overlapping a labelled value of their class are true
+    positives (pre-existing PII), all others false positives; labelled values no finding of
+    their class overlaps are the pre-existing misses."""
+    fp = {c: 0 for c in CLASSES}
+    found = missed = tp = stale = unreviewed = 0
+    for sample, pred in zip(clean, preds):
+        gold, n_stale = labels.spans(sample)
+        stale += n_stale
+        unreviewed += sample.key not in labels.reviewed
+        for c, s, e in gold:
+            if any(pc == c and ps < e and s < pe for pc, ps, pe in pred):
+                found += 1
+            else:
+                missed += 1
+        for pc, ps, pe in pred:
+            if any(c == pc and s < pe and ps < e for c, s, e in gold):
+                tp += 1
+            else:
+                fp[pc] += 1
+    return {"fp": fp, "preexisting": {"labelled": found + missed, "found": found, "missed": missed,
+                                      "true_positive_findings": tp, "stale_labels": stale},
+            "unreviewed_files": unreviewed}
+
+
+def show_errors(labelled, preds, clean, clean_preds, labels: Labels) -> None:
     def ctx(text, s, e):
         lo, hi = text.rfind("\n", 0, s) + 1, text.find("\n", e)
         return (text[lo:s] + "[[" + text[s:e] + "]]" + text[e:hi if hi >= 0 else len(text)])[:160]
@@ -581,8 +673,10 @@ def show_errors(labelled, preds, clean, clean_preds) -> None:
                     c == pc and s < pe and ps < e for c, s, e in sample.gold):
                 print(f"  FP   {pc:10s} {sample.path.name}: {ctx(sample.text, ps, pe)!r}")
     for sample, pred in zip(clean, clean_preds):
+        gold = labels.spans(sample)[0]
         for pc, ps, pe in pred:
-            print(f"  UNTOUCHED {pc:10s} {sample.path}: {ctx(sample.text, ps, pe)!r}")
+            tag = "LABELLED " if any(c == pc and s < pe and ps < e for c, s, e in gold) else "UNTOUCHED"
+            print(f"  {tag} {pc:10s} {sample.key}: {ctx(sample.text, ps, pe)!r}")
 
 
 def timed(fn, samples):
@@ -597,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean-mb", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show-errors", action="store_true", help="print our misses and false positives")
+    parser.add_argument("--labels", type=Path, default=LABELS, help="reviewed pre-existing PII of the untouched set")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -607,6 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"labelled: {len(labelled)} files, {lab_mb:.2f} MB, planted {planted}; untouched: {len(clean)} files, "
           f"{clean_mb:.2f} MB; files fingerprint {fingerprint} (built in {time.perf_counter() - t0:.1f} s)")
 
+    labels = Labels.load(args.labels)
     results = {}
     for name, fn in (("ours", ours(PiiAnalyzer())), ("baseline", BigcodeBaseline().analyze)):
         if name == "baseline":
@@ -616,13 +712,21 @@ def main(argv: list[str] | None = None) -> int:
         clean_preds, t_clean = timed(fn, clean)
         per_class = score(labelled, lab_preds)
         if args.show_errors and name == "ours":
-            show_errors(labelled, lab_preds, clean, clean_preds)
-        fp_by_class = {c: round(sum(p[0] == c for ps in clean_preds for p in ps) / clean_mb, 3) for c in CLASSES}
-        results[name] = {"per_class": per_class, "fp_per_mb": round(sum(map(len, clean_preds)) / clean_mb, 3),
-                         "fp_per_mb_by_class": fp_by_class,
+            show_errors(labelled, lab_preds, clean, clean_preds, labels)
+        untouched = score_untouched(clean, clean_preds, labels)
+        fp_by_class = {c: round(n / clean_mb, 3) for c, n in untouched["fp"].items()}
+        results[name] = {"per_class": per_class, "fp_per_mb": round(sum(untouched["fp"].values()) / clean_mb, 3),
+                         "fp_per_mb_by_class": fp_by_class, "preexisting": untouched["preexisting"],
+                         "findings_per_mb": round(sum(map(len, clean_preds)) / clean_mb, 3),
                          "mb_s_per_core": round((lab_mb + clean_mb) / (t_lab + t_clean), 3)}
-        print(f"\n{name}: {results[name]['mb_s_per_core']:.2f} MB/s per core, "
-              f"{results[name]['fp_per_mb']:.2f} findings/MB on untouched files {fp_by_class}")
+        pre = untouched["preexisting"]
+        print(f"\n{name}: {results[name]['mb_s_per_core']:.2f} MB/s per core; untouched files: "
+              f"{results[name]['findings_per_mb']:.2f} findings/MB, of which {pre['true_positive_findings']} on "
+              f"labelled PII, false positives {results[name]['fp_per_mb']:.2f}/MB {fp_by_class}; "
+              f"pre-existing PII found {pre['found']}/{pre['labelled']} (missed {pre['missed']})")
+        if name == "ours" and (untouched["unreviewed_files"] or pre["stale_labels"]):
+            print(f"  note: {untouched['unreviewed_files']} untouched files were never reviewed and "
+                  f"{pre['stale_labels']} labels no longer match their file: their PII counts as false positives")
         print(f"  {'class':<11} {'P':>6} {'R':>6} {'F1':>6} {'gold':>5} {'fp':>5}")
         for c in CLASSES:
             m = per_class[c]
@@ -641,6 +745,9 @@ def main(argv: list[str] | None = None) -> int:
         "username_f1": o["per_class"]["username"]["f1"],
         "fp_per_mb": o["fp_per_mb"], "fp_per_mb_by_class": o["fp_per_mb_by_class"],
         "baseline_fp_per_mb": b["fp_per_mb"], "baseline_fp_per_mb_by_class": b["fp_per_mb_by_class"],
+        "findings_per_mb": o["findings_per_mb"], "baseline_findings_per_mb": b["findings_per_mb"],
+        "preexisting": o["preexisting"], "baseline_preexisting": b["preexisting"],
+        "untouched_unreviewed_files": sum(s.key not in labels.reviewed for s in clean),
         "mb_s_per_core": o["mb_s_per_core"], "baseline_mb_s_per_core": b["mb_s_per_core"],
         "labelled_mb": round(lab_mb, 3), "clean_mb": round(clean_mb, 3), "planted": planted, "seed": args.seed,
         "files_fingerprint": fingerprint, "wall_s": round(time.perf_counter() - t0, 1),

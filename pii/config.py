@@ -67,8 +67,10 @@ class PiiConfig:
     max_file_bytes: int | None = 128 * 2**20
     """Larger files are reported as skipped (too_large) and not written by `redact`."""
     ner_model: Path | None = None
-    """Local spaCy pipeline or Hugging Face token-classifier directory for person names
-    (StarPII-style); None or absent: skipped with one log line. Disables the prefilter."""
+    """Local spaCy pipeline or Hugging Face token-classifier directory (StarPII-style): an extra
+    recognizer whose labels map to the configured classes (PERSON/PER/NAME to `name`, StarPII's
+    EMAIL, KEY, PASSWORD... to ours); None or absent: skipped with one log line. Disables the
+    prefilter."""
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.classes if c not in CLASSES]

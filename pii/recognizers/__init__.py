@@ -39,8 +39,8 @@ def build_recognizers(cfg: PiiConfig) -> list[EntityRecognizer]:
         recognizers.append(UsernameRecognizer(cfg.ignore_usernames, cfg.fake_markers, cfg.ignore_email_domains))
     if "name" in wanted and cfg.ner_model is None:
         logger.info("class 'name' needs a local NER model (ner_model); names are not detected")
-    elif "name" in wanted or cfg.ner_model is not None:
-        ner = load_ner_recognizer(cfg.ner_model)
+    elif cfg.ner_model is not None:
+        ner = load_ner_recognizer(cfg.ner_model, {c: CLASS_TO_ENTITY[c] for c in cfg.classes})
         if ner is not None:
             recognizers.append(ner)
     return recognizers

@@ -5,7 +5,9 @@ domain must be a real one (so `a@self.weights`, `icon@2x.png` and `pkg@1.2.0` ar
 addresses), and `user:password@host` in a URL is a credential (see password_recognizer), not
 an address. Ignored: documentation domains (example.com/.org, RFC 2606 TLDs), `noreply`
 addresses and role accounts like `git@github.com`, message-ids (`<uuid@host>`), values marked
-fake (all configurable).
+fake (all configurable), placeholders whose local part repeats the domain (`two@two.org`) or
+pairs metasyntactic words (`foo@bar.com`), and the `password@host` of a scheme-less
+`user:password@host`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ EMAIL_PATTERN = (
 # Message-IDs (`<uuid@host>`, `<hex@host>`) name a message, not a person.
 _MESSAGE_ID_LOCAL = re.compile(r"(?i)[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{16,}|.*-[0-9A-F]{6}\.\d{10,}")
 _URL_USERINFO = re.compile(r"://[^\s/@\"'<>]*:[^\s/@\"'<>]*$")
+# `user:password@host` without a scheme (http.client's tests, `git` remotes): userinfo too,
+# unless the word before the colon labels the address (`mailto:`, `Email:`).
+_BARE_USERINFO = re.compile(r"(?<![^\s\"'(<\[,=])([\w.\-+%]+):$")
+_ADDRESS_LABELS = frozenset("mailto email e-mail mail to from cc bcc reply-to sender contact author maintainer "
+                            "by at".split())
+# Placeholders in docs and tests: the local part repeats the domain (`two@two.org`,
+# `xx@xx.dk`), or both are metasyntactic (`foo@bar.com`).
+_METASYNTACTIC = frozenset("foo bar baz qux quux spam eggs ham".split())
 
 
 class EmailRecognizer(CodePatternRecognizer):
@@ -61,5 +71,11 @@ class EmailRecognizer(CodePatternRecognizer):
             return False
         if contains_marker(local, self.fake_markers) or _MESSAGE_ID_LOCAL.fullmatch(local):
             return False
+        label = domain.split(".", 1)[0]
+        if local == label or local in _METASYNTACTIC and label in _METASYNTACTIC:
+            return False
         # `scheme://user:secret@host`: the part before @ is a password, not a mailbox.
-        return not _URL_USERINFO.search(text, max(0, start - 200), start)
+        if _URL_USERINFO.search(text, max(0, start - 200), start):
+            return False
+        userinfo = _BARE_USERINFO.search(text[max(0, start - 65):start])
+        return not (userinfo and userinfo.group(1).lower() not in _ADDRESS_LABELS)

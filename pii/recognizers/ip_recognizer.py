@@ -3,7 +3,7 @@
 Kept: globally routable addresses only. Excluded, as bigcode-dataset's `pii/` does (its
 `is_private_ip`, `filter_versions`, POPULAR_DNS_SERVERS) and more: private, loopback,
 link-local, multicast, reserved and documentation ranges (192.0.2.0/24, 198.51.100.0/24,
-203.0.113.0/24, 2001:db8::/32), IPv6 outside global unicast 2000::/3 (so `dead:beef::` and
+203.0.113.0/24, 2001:db8::/32, 6bone's 3ffe::/16), IPv6 outside global unicast 2000::/3 (so `dead:beef::` and
 C++'s `a::b` are not addresses), public DNS resolvers, and version strings: a dotted quad on
 a line that speaks of versions or sections (`__version__`, `version=`, `==1.2.3.4`,
 `Version:`, `Section 4.10.22.7`, OIDs) or one
@@ -21,7 +21,8 @@ from presidio_analyzer import Pattern
 from pii.recognizers.base import CodePatternRecognizer, line_bounds
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IPV4_PATTERN = rf"(?<![\w.])(?P<value>{_OCTET}(?:\.{_OCTET}){{3}})(?![\w\-]|\.\d)"
+# Not followed by `.word` either: `11.5.9.0.sb00000000.r1` is a version, not an address.
+IPV4_PATTERN = rf"(?<![\w.])(?P<value>{_OCTET}(?:\.{_OCTET}){{3}})(?![\w\-]|\.\w)"
 # A run of hex digits and colons (possessive: linear on any input); ipaddress decides.
 IPV6_PATTERN = r"(?<![\w:.])(?P<value>[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]*+)(?![\w:]|\.\d)"
 
@@ -32,8 +33,10 @@ _NETWORK_CONTEXT = re.compile(
     r"(?i)\bip|host|server|dns|addr|connect|http|url|proxy|gateway|route|ping|socket|bind|listen|"
     r"remote|peer|endpoint|nameserver|firewall|allow|deny|subnet|network")
 _GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+# Documentation ranges (RFC 5737, RFC 3849, RFC 9637) and the 6bone test range 3ffe::/16
+# (RFC 3701: returned in 2006, still the address of many parser tests).
 _DOCUMENTATION = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
-                                                      "2001:db8::/32", "3fff::/20")]
+                                                      "2001:db8::/32", "3fff::/20", "3ffe::/16")]
 
 
 class IpRecognizer(CodePatternRecognizer):
@@ -64,5 +67,8 @@ class IpRecognizer(CodePatternRecognizer):
         if len(set(octets)) == 1 or all(b - a == 1 for a, b in zip(octets, octets[1:])) or all(
                 a - b == 1 for a, b in zip(octets, octets[1:])):
             return False  # test fixtures: 2.2.2.2, 170.170.170.170, 1.2.3.4, 4.3.2.1
+        digits = value.replace(".", "")
+        if value.startswith("1.2.3.") or digits in "1234567890" or digits in "9876543210":
+            return False  # placeholders: 1.2.3.5 beside 1.2.3.4 in docs, 123.45.67.89, 98.76.54.32
         # `1.0.2.5`-style: bigcode's filter_versions keeps it only beside dns/server words.
         return not (len(value) == 7 and not _NETWORK_CONTEXT.search(line))

@@ -6,17 +6,28 @@ Square, Discord, Telegram, Mailchimp, Twilio, Azure storage, IBM Cloud/COS, Soft
 Cloudant; JWTs pass detect-secrets' `JwtTokenDetector.is_formally_valid`. Added here: Google
 API keys, npm tokens, the base64 body of PEM/OpenSSH private-key blocks (detect-secrets flags
 only the BEGIN line; we redact the key material, keeping the armour), and any string of
-`min_secret_length`+ characters assigned to a secret-looking name (`secret`, `token`,
-`api_key`, ...) or sent in an `Authorization: token|Bearer ...` header, whose entropy is near the maximum for its length, the length-aware form of
-detect-secrets' Base64/Hex HighEntropyString limits.
+`min_secret_length`+ characters assigned to a secret-looking name or sent in an
+`Authorization: token|Bearer ...` header, whose entropy is near the maximum for its length,
+the length-aware form of detect-secrets' Base64/Hex HighEntropyString limits. Secret-looking
+names are `secret`, `token`, `api_key`... with the key names of detect-secrets'
+KeywordDetector (`client_key`, `service_key`, `db_key`...), and any name whose last word is
+`key` (`key`, `apiKey`, `x-api-key`) unless another of its words makes it a lookup key
+(`cache_key`, `partitionKey`, `sort_key`).
+
+Tokens with no prefix are checked for their shape: a Telegram bot token's secret half must look
+random, a Discord bot token's first part must decode to a numeric user id, and a Twilio auth
+token (32 lowercase hex digits) counts only on a line that names `twilio` or holds a Twilio SID,
+and not on a hash line.
 
 Ignored: values marked fake (`AKIAIOSFODNN7EXAMPLE`), UUIDs, templated values (`${TOKEN}`,
 `{{ secret }}`, `%(key)s`), names that hold hashes or ids (`sha256`, `checksum`, `token_type`),
-and, by path rule in the analyzer, high-entropy strings in lock files.
+code and queries as values (`settings.SECRET_KEY`, `Shards[-1].ShardId`), and, by path rule in
+the analyzer, high-entropy strings in lock files.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections import Counter
@@ -30,6 +41,7 @@ from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
 from detect_secrets.plugins.ibm_cloud_iam import IbmCloudIamDetector
 from detect_secrets.plugins.ibm_cos_hmac import IbmCosHmacDetector
 from detect_secrets.plugins.jwt import JwtTokenDetector
+from detect_secrets.plugins.keyword import DENYLIST as KEYWORD_DENYLIST
 from detect_secrets.plugins.mailchimp import MailchimpDetector
 from detect_secrets.plugins.openai import OpenAIDetector
 from detect_secrets.plugins.private_key import PrivateKeyDetector
@@ -43,7 +55,7 @@ from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 from presidio_analyzer import Pattern
 
-from pii.recognizers.base import CodePatternRecognizer, contains_marker
+from pii.recognizers.base import CodePatternRecognizer, contains_marker, line_bounds
 
 # detect-secrets plugins whose whole match is the secret: wrapped so they start and end on a
 # token boundary. Those with a keyword prefix report their first group (`value`).
@@ -101,12 +113,26 @@ JWT_PATTERN = r"(?<![A-Za-z0-9_\-])(?P<value>eyJ[A-Za-z0-9_\-]{10,}+\.eyJ[A-Za-z
 GOOGLE_API_KEY_PATTERN = r"(?<![A-Za-z0-9_\-])(?P<value>AIza[0-9A-Za-z_\-]{35})(?![A-Za-z0-9_\-])"
 NPM_TOKEN_PATTERN = r"(?<![A-Za-z0-9_])(?P<value>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])"
 
-SECRET_NAME = (r"(?:secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth[_\-]?key|signing[_\-]?key|"
-               r"encryption[_\-]?key|credentials?|bearer|session[_\-]?key|app[_\-]?key|master[_\-]?key)")
+# Names that make a high-entropy string a secret: ours plus the key names of detect-secrets'
+# KeywordDetector denylist (its password names are the password recognizer's).
+STRONG_SECRET_NAMES = ("secret", "token", r"api[_\-]?key", r"access[_\-]?key", r"private[_\-]?key", r"auth[_\-]?key",
+                       r"signing[_\-]?key", r"encryption[_\-]?key", "credentials?", "bearer", r"session[_\-]?key",
+                       r"app[_\-]?key", r"master[_\-]?key",
+                       *(w.replace("_?", r"[_\-]?") for w in KEYWORD_DENYLIST if w.endswith("key")))
+SECRET_NAME = "(?:" + "|".join(dict.fromkeys(STRONG_SECRET_NAMES)) + "|key)"
+_STRONG_SECRET_NAME = re.compile("(?i)" + "|".join(STRONG_SECRET_NAMES))
 ASSIGNED_SECRET_PATTERN = (
     rf"(?im)(?<![\w.\-])(?P<name>[\w.\-]{{0,40}}{SECRET_NAME}[\w.\-]{{0,40}})[\"'\]]?\s*(?::=|=>|=|:)\s*"
     r"(?:[rbuf]?[\"'](?P<value>[^\"'\s\\]{8,256}+)[\"']|(?P<bare>[A-Za-z0-9+/=_\-.~]{8,256}+)(?=\s*(?:[#;,]|$)))"
 )
+# A name whose last word is `key` (`key`, `apiKey`, `x-api-key`) holds a secret unless another
+# word says what kind of key it is: a lookup, a database or a UI key.
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_NOT_SECRET_KEY_WORDS = frozenset(
+    "cache sort primary foreign partition range row column col index idx unique composite lookup dict map group "
+    "dedup idempotency object s3 bucket blob storage translation i18n l10n message msg registry shortcut hot "
+    "keyboard press event attr attribute field param query config setting settings option state store redis "
+    "memcache shard order join ref parent child node".split())
 _NOT_SECRET_NAME = re.compile(
     r"(?i)hash|sha\d|md5|checksum|digest|integrity|uuid|guid|_id$|^id_|type|name|path|file|url|uri|"
     r"endpoint|length|size|count|max|min|expir|ttl|timeout|header|prefix|suffix|format|version|env|"
@@ -117,8 +143,17 @@ _TEMPLATED = re.compile(r"\$\{|\{\{|\}\}|%\(|^%s$|^<.*>$|^\$\w|\{\w*\}")
 # `Authorization: token abc...` / `Authorization: Bearer abc...` in headers, curl lines, docs.
 AUTH_HEADER_PATTERN = (r"(?i)\bauthorization[\"']?\s*[:=]\s*[\"']?(?:token|bearer|basic)\s+"
                        r"(?P<value>[A-Za-z0-9._~+/\-]{16,512}+=*)")
-_ATTRIBUTE_CHAIN = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+# Code or a query, not a value: `settings.SECRET_KEY_VALUE`, botocore's `Shards[-1].ShardId`.
+_ATTRIBUTE_CHAIN = re.compile(r"[A-Za-z_]\w*(?:\[-?\d*\])?(?:\.[A-Za-z_]\w*(?:\[-?\d*\])?)+")
 _UUID = re.compile(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+# Twilio auth tokens are 32 lowercase hex digits with no prefix: a hex string that long is a
+# secret only beside the word `twilio` or a Twilio SID (`AC...`/`SK...`) on its line, and not
+# on a line about hashes (`#md5=` in a package URL).
+TWILIO_AUTH_TOKEN_PATTERN = r"(?<![0-9A-Za-z_])(?P<value>[0-9a-f]{32})(?![0-9A-Za-z_])"
+_TWILIO_CONTEXT = re.compile(r"(?i)twilio|(?<![0-9A-Za-z_])(?-i:AC|SK)[0-9a-f]{32}(?![0-9A-Za-z_])")
+_HASH_CONTEXT = re.compile(r"(?i)md5|sha\d|hash|checksum|digest|etag")
 
 
 MIN_HEX_SECRET_LENGTH = 24
@@ -135,6 +170,22 @@ def entropy_ratio(value: str) -> float:
     return h / math.log2(min(n, alphabet))
 
 
+def _random_looking(value: str, min_entropy_ratio: float = 0.8) -> bool:
+    """Two or more of lower case, upper case and digits, and entropy near the maximum."""
+    classes = sum(bool(re.search(c, value)) for c in ("[a-z]", "[A-Z]", "[0-9]"))
+    return classes >= 2 and entropy_ratio(value) >= min_entropy_ratio
+
+
+def _is_discord_token(value: str) -> bool:
+    """A Discord bot token opens with its bot's user id (a decimal snowflake) in base64."""
+    head = value.split(".", 1)[0]
+    try:
+        user_id = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+    except ValueError:
+        return False
+    return user_id.isdigit() and 15 <= len(user_id) <= 20
+
+
 class KeyRecognizer(CodePatternRecognizer):
     ENTITY = "KEY"
 
@@ -146,6 +197,7 @@ class KeyRecognizer(CodePatternRecognizer):
                     Pattern("google_api_key", GOOGLE_API_KEY_PATTERN, 0.9),
                     Pattern("npm_token", NPM_TOKEN_PATTERN, 0.9),
                     Pattern("assigned_secret", ASSIGNED_SECRET_PATTERN, 0.6),
+                    Pattern("twilio_auth_token", TWILIO_AUTH_TOKEN_PATTERN, 0.6),
                     Pattern("auth_header", AUTH_HEADER_PATTERN, 0.6)]
         super().__init__(patterns, context=["key", "secret", "token", "api"])
         self.fake_markers = [m.lower() for m in fake_markers]
@@ -153,6 +205,7 @@ class KeyRecognizer(CodePatternRecognizer):
         self.min_secret_length = min_secret_length
         self.min_entropy_ratio = min_entropy_ratio
         self._jwt = JwtTokenDetector()
+        self._pattern_names = {regex.pattern: pattern.name for pattern, regex in self._compiled}
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
@@ -162,18 +215,31 @@ class KeyRecognizer(CodePatternRecognizer):
         kind = match.re.pattern
         if "bare" in match.re.groupindex:  # the generic assignment pattern
             return self._accept_assignment(match.group("value") or match.group("bare"), match.group("name"))
-        if kind == AUTH_HEADER_PATTERN:
-            return self._accept_assignment(match.group("value"), "authorization")
+        if kind == AUTH_HEADER_PATTERN:  # the header names a token: judged like `token = "..."`
+            return self._accept_assignment(match.group("value"), "authorization_token")
         value = text[start:end]
         if kind != PRIVATE_KEY_PATTERN and contains_marker(value, self.fake_markers):
             return False
         if kind == JWT_PATTERN:
             return self._jwt.is_formally_valid(value)
+        name = self._pattern_names.get(kind, "")
+        if name == "twilio_auth_token":
+            lo, hi = line_bounds(text, start, end)
+            line = text[lo:start] + text[end:hi]
+            return bool(_TWILIO_CONTEXT.search(line)) and not _HASH_CONTEXT.search(line)
+        if name == "detect_secrets:TelegramBotTokenDetector":
+            return _random_looking(value.partition(":")[2])
+        if name == "detect_secrets:DiscordBotTokenDetector":
+            return _is_discord_token(value)
         return True
 
     def _accept_assignment(self, value: str, name: str) -> bool:
         if len(value) < self.min_secret_length or _NOT_SECRET_NAME.search(name):
             return False
+        if not _STRONG_SECRET_NAME.search(name):  # only `key`: its last word, and not a lookup key
+            words = [w.lower() for w in _NAME_WORDS.findall(name)]
+            if not words or words[-1] != "key" or _NOT_SECRET_KEY_WORDS.intersection(words):
+                return False
         if contains_marker(value, self.fake_markers) or _TEMPLATED.search(value):
             return False
         if self.ignore_uuids and _UUID.match(value):
@@ -182,10 +248,7 @@ class KeyRecognizer(CodePatternRecognizer):
             return False  # a path, a URL, or code: settings.SECRET_KEY_VALUE
         if value.isalpha() or re.fullmatch(r"[0-9a-fA-F]+", value) and len(value) < MIN_HEX_SECRET_LENGTH:
             return False  # words (`StateCredentials`); 64-bit hex ids (`c85175a4ebcce361` in schema files)
-        classes = sum(bool(re.search(c, value)) for c in ("[a-z]", "[A-Z]", "[0-9]"))
-        if classes < 2:
-            return False
-        return entropy_ratio(value) >= self.min_entropy_ratio
+        return _random_looking(value, self.min_entropy_ratio)
 
     @staticmethod
     def _split_private_keys(text: str, results):

@@ -12,7 +12,8 @@ BasicAuthDetector as too noisy); these patterns add the code context those plugi
   `.netrc`'s `machine h login u password p`.
 
 Ignored: empty, masked or templated values (`***`, `${DB_PASSWORD}`, `%(password)s`,
-`{password}`, `<password>`), values naming themselves (`"password"`), fixtures marked fake,
+`{password}`, `<password>`), values naming themselves or another secret (`"password"`,
+`mynewpassword`, the `token` of `gist://username:token@id`), regular expressions, fixtures marked fake,
 identifiers and calls (`password = get_password()`), paths (`pwd = "/home/me"`), prose with
 spaces (`"Enter password:"`), and names that hold no password (`password_hash`,
 `password_min_length`, `PASSWORD_RESET_URL`).
@@ -39,12 +40,13 @@ URL_CREDENTIALS_PATTERN = (
 CONNECTION_STRING_PATTERN = (
     r"(?i)(?:^|(?<=[;\"'\s]))(?:password|pwd)\s*=\s*(?P<value>[^;\"'\s,()]{1,128}+)(?=;|[\"']|\s|$)"
 )
-# Shell and tool forms: `PGPASSWORD=... psql`, `--password=...`, `mysql -u u -p'...'`, .netrc lines.
+# Shell forms: `PGPASSWORD=... psql`, `--password=...`, `mysql -u u -p'...'`.
 COMMAND_LINE_PATTERN = (
-    r"(?:(?:^|(?<=[\s;`]))[A-Z_]*PASSWORD=|(?<![\w\-])--password[= ]|\bmysql(?:dump|admin)?\b[^\n]{0,80}?\s-p|"
-    r"\bmachine\s+\S+\s+login\s+\S+\s+password\s+)"
+    r"(?:(?:^|(?<=[\s;`]))[A-Z_]*PASSWORD=|(?<![\w\-])--password[= ]|\bmysql(?:dump|admin)?\b[^\n]{0,80}?\s-p)"
     r"(?:(?P<q>[\"'])(?P<value>[^\"'\s]{3,128}+)(?P=q)|(?P<bare>[^\s\"';&|]{3,128}+))"
 )
+# `.netrc`: no shell around it, so `&` and `;` are part of the password.
+NETRC_PATTERN = r"\bmachine\s+\S+\s+login\s+\S+\s+password\s+(?P<value>\S{3,128}+)"
 _CONNECTION_CONTEXT = re.compile(
     r"(?i)\b(?:server|data source|host|hostname|user id|userid|uid|user|database|dbname|initial catalog|port)\s*=")
 # Names that hold something about a password, not one: matched against the name's words
@@ -61,7 +63,13 @@ _TEMPLATED = re.compile(r"\$\{|\{\{|\}\}|%\(|^%s$|^<.*>$|^\$\w|\{\w*\}|^\*+$|^\.
 _CALL_OR_IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*(?:\(.*)?|[A-Za-z_]\w*\.\w[\w.]*")
 _NAMED_VALUES = frozenset(
     "password passwd pass pwd secret none null nil true false required optional hidden empty "
-    "string str undefined default unset masked redacted yes no on off enabled disabled options".split())
+    "string str undefined default unset masked redacted yes no on off enabled disabled options "
+    "token key apikey api_key passphrase credential credentials".split())
+# Values that name a password rather than being one: `mypassword`, `MyNewPassword` (AWS examples).
+_PASSWORD_WORDS = re.compile(r"(?:my|your|new|old|the|some|secret|super|strong|db|admin|user)*"
+                             r"(?:password|passwd|pwd|pass|secret)")
+# A regular expression, not a value: detect-secrets' own `(?:key|pwd|password|pass|token)`.
+_REGEX_LIKE = re.compile(r"\(\?[:=!<P]|\\[dswbDSWB]")
 
 
 _FORMAT_ONLY = re.compile(r"(?:%[sdr]|[^A-Za-z0-9])+")
@@ -71,7 +79,8 @@ _SNAKE_WORDS = re.compile(r"[a-z]+(?:_[a-z]+)+")
 def is_placeholder(value: str, fake_markers: list[str]) -> bool:
     low = value.lower()
     return (low in _NAMED_VALUES or bool(_TEMPLATED.search(value)) or contains_marker(value, fake_markers)
-            or bool(_FORMAT_ONLY.fullmatch(value))
+            or bool(_FORMAT_ONLY.fullmatch(value)) or bool(_PASSWORD_WORDS.fullmatch(low))
+            or bool(_REGEX_LIKE.search(value))
             or low.startswith(("os.", "env.", "process.env", "settings.", "config.", "self.")))
 
 
@@ -89,7 +98,8 @@ class PasswordRecognizer(CodePatternRecognizer):
         super().__init__([Pattern("assigned_password", ASSIGNED_PASSWORD_PATTERN, 0.7),
                           Pattern("url_credentials", URL_CREDENTIALS_PATTERN, 0.8),
                           Pattern("connection_string", CONNECTION_STRING_PATTERN, 0.8),
-                          Pattern("command_line", COMMAND_LINE_PATTERN, 0.7)],
+                          Pattern("command_line", COMMAND_LINE_PATTERN, 0.7),
+                          Pattern("netrc", NETRC_PATTERN, 0.7)],
                          context=["password", "passwd", "pwd", "credentials"])
         self.fake_markers = [m.lower() for m in fake_markers]
         self.ignore_domains = tuple(d.lower() for d in ignore_domains)
@@ -112,6 +122,8 @@ class PasswordRecognizer(CodePatternRecognizer):
             value = match.group("value") or match.group("bare")
             if value.startswith(("$", "-", "<", "{")) or match.group("bare") is not None and value.isalpha():
                 return False  # `--password $PW`, `--password=<pw>`, a following flag, prose
+        elif pattern == NETRC_PATTERN:
+            value = text[start:end]
         elif pattern == CONNECTION_STRING_PATTERN:
             value = text[start:end]
             lo, hi = line_bounds(text, start, end, limit=300)

@@ -115,3 +115,84 @@ def test_fifty_megabyte_single_line_file(tmp_path):
     findings = PiiAnalyzer().analyze(text, path)
     assert reason is None and time.process_time() - t0 < 120
     assert findings and all(f.cls == "ip_address" for f in findings)
+
+
+# -- a Hugging Face token classifier (StarPII's shape, random weights) ------------------------
+
+# bigcode/starpii's labels (its config.json id2label); AMBIGUOUS has no class of ours.
+STARPII_LABELS = ["O", "B-AMBIGUOUS", "I-AMBIGUOUS", "B-EMAIL", "I-EMAIL", "B-IP_ADDRESS", "I-IP_ADDRESS", "B-KEY",
+                  "I-KEY", "B-NAME", "I-NAME", "B-PASSWORD", "I-PASSWORD", "B-USERNAME", "I-USERNAME"]
+STARPII_CLASSES = {"EMAIL": "email", "IP_ADDRESS": "ip_address", "KEY": "key", "NAME": "name", "PASSWORD": "password",
+                   "USERNAME": "username"}
+
+
+def tiny_token_classifier(path, text: str) -> None:
+    """A two-layer BERT token classifier with StarPII's labels and random weights, its WordPiece
+    vocabulary the words of `text`, saved to `path`: built here, nothing downloaded."""
+    import re
+
+    import torch
+    from transformers import BertConfig, BertForTokenClassification, BertTokenizerFast
+
+    path.mkdir()
+    words = sorted(set(re.findall(r"[a-z0-9]+", text.lower())))
+    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True, model_max_length=64)
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64,
+                        id2label=dict(enumerate(STARPII_LABELS)), label2id={label: i for i, label in enumerate(STARPII_LABELS)})
+    model = BertForTokenClassification(config)
+    with torch.no_grad():  # rows of equal norm: every label about as likely, so each one shows up
+        model.classifier.weight.copy_(torch.nn.functional.normalize(torch.randn_like(model.classifier.weight)) * 8)
+        model.classifier.bias.zero_()
+    model.save_pretrained(path)
+
+
+def test_local_hf_token_classifier_plugs_in_and_its_labels_map_to_our_classes(tmp_path, monkeypatch):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    text = stdlib_text("json/decoder.py")[:4000]  # real code, ~1000 tokens: many 64-token windows
+    model_dir = tmp_path / "starpii-tiny"
+    tiny_token_classifier(model_dir, text)
+
+    analyzer = PiiAnalyzer(PiiConfig(classes=["email", "ip_address", "key", "password", "username", "name"],
+                                     ner_model=model_dir))
+    ner = [r for r in analyzer.engine.registry.recognizers if r.name == "NerRecognizer"]
+    assert len(ner) == 1 and not analyzer.use_prefilter
+    findings = [f for f in analyzer.analyze(text) if f.recognizer == "NerRecognizer"]
+
+    # What the model itself says, through transformers' own pipeline over the same windows.
+    pipe = transformers.pipeline("token-classification", model=str(model_dir), aggregation_strategy="simple",
+                                 stride=ner[0].stride)
+    raw = pipe(text)
+    expected = {(STARPII_CLASSES[e["entity_group"]], e["start"], e["end"]) for e in raw
+                if e["entity_group"] in STARPII_CLASSES and e["end"] > e["start"]}
+    assert {(f.cls, f.start, f.end) for f in findings} == expected
+    assert len({f.cls for f in findings}) >= 3  # random weights: many labels, each mapped to its class
+    assert any(e["entity_group"] == "AMBIGUOUS" for e in raw)  # emitted, and dropped: no class of ours
+    assert max(f.end for f in findings) > len(text) * 0.9  # read to the end, not cut at 64 tokens
+
+
+def test_hf_model_restricted_to_configured_classes(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    text = stdlib_text("json/decoder.py")[:1500]
+    tiny_token_classifier(tmp_path / "m", text)
+    analyzer = PiiAnalyzer(PiiConfig(classes=["name"], ner_model=tmp_path / "m"))
+    assert {f.cls for f in analyzer.analyze(text)} == {"name"}
+
+
+def test_unloadable_hf_model_skipped_with_one_log_line(tmp_path, caplog):
+    pytest.importorskip("transformers")
+    caplog.set_level(logging.INFO)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text('{"model_type": "bert"}')  # no weights, no tokenizer
+    analyzer = PiiAnalyzer(PiiConfig(classes=["email", "name"], ner_model=tmp_path / "broken"))
+    lines = [r for r in caplog.records if "ner_model" in r.getMessage()]
+    assert len(lines) == 1 and "could not be loaded" in lines[0].getMessage()
+    assert analyzer.use_prefilter
+    assert [f.cls for f in analyzer.analyze('A = "ana.lima@posteo.de"\n')] == ["email"]

@@ -22,3 +22,6 @@ def test_benchmark_prints_named_keys_last():
     for key in ("fp_per_mb", "mb_s_per_core", "baseline_mb_s_per_core"):
         assert result[key] >= 0
     assert result["f1"]["email"] > 0.9
+    # pre-existing PII of the untouched files, scored against bench/pii_labels.json
+    assert set(result["preexisting"]) >= {"labelled", "found", "missed"}
+    assert result["fp_per_mb"] <= result["findings_per_mb"]

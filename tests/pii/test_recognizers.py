@@ -36,10 +36,21 @@ def test_email_planted_in_real_code_found_at_its_span(decoder_py, template, valu
     'dep = "lodash@4.17.21"', 'addr = "user@localhost"', 'sender = "noreply@stripe.com"',
     '@app.route("/login")', 'to = "fake.user@gmail.com"', 'mid = "<a4929a40-6328-491a-aaaf-cb79ed7309a2@g2.googlegroups.com>"',
     'ref = "<hvalf7$ort$1@dough.gmane.org>"',
+    # verbatim from the stdlib: test_httplib.py (userinfo without a scheme), smtplib.py's and
+    # test_headerregistry.py's placeholder addresses
+    '        for hp in ("www.python.org:abc", "user:password@www.python.org"):',
+    '         >>> tolist=["one@one.org","two@two.org","three@three.org","four@four.org"]',
+    '             "My address is very long because my name is long" <foo@bar.com>,',
 ])
 def test_email_look_alikes_ignored(decoder_py, line):
     text, _ = plant(decoder_py, 40, "{}", line)
     assert [c for c, _ in found(text) if c == "email"] == []
+
+
+@pytest.mark.parametrize("line", ['<a href="mailto:ana.lima@posteo.de">', "# Email:ana.lima@posteo.de",
+                                  "    Contact: ana.lima@posteo.de"])
+def test_email_after_a_label_and_colon_still_found(line):
+    assert found(line + "\n") == [("email", "ana.lima@posteo.de")]
 
 
 def test_url_credentials_are_not_an_email():
@@ -69,10 +80,19 @@ def test_public_ip_planted_in_real_code_found(decoder_py, template, value):
     'DNS = "8.8.8.8"', '__version__ = "2.31.0.1"', "requests==2.31.0.4", 'release = "1.4.10.2"',
     'x = "1.2.3.4"', 'remote_addr = "1.2.3.4"', 'ip = "170.170.170.170"', "std::vector<int> a::b;", 'mac = "00:1A:2B:3C:4D:5E"', 'when = "12:30:45"',
     'h = "dead:beef::"', "# see RFC section 4.10.22.7", 'oid = ObjectIdentifier("2.5.4.3")',
+    # verbatim from site-packages: cfn-lint's engine_version.json, ray's worker.py docstring,
+    # opentelemetry's http_attributes.py
+    '       "11.5.9.0.sb00000000.r1",', '        ray.init(address="ray://123.45.67.89:10001")',
+    "- A header `X-Forwarded-For: 1.2.3.4, 1.2.3.5` SHOULD be recorded as the",
+    '''        assertBadAddressPart("3ffe::1.net", "Expected 4 octets in '1.net'")''',  # test_ipaddress.py
 ])
 def test_ip_look_alikes_and_excluded_ranges_ignored(decoder_py, line):
     text, _ = plant(decoder_py, 40, "{}", line)
     assert [v for c, v in found(text) if c == "ip_address"] == []
+
+
+def test_ip_at_the_end_of_a_sentence_found():
+    assert found("The replica listens on 93.184.216.34.\n") == [("ip_address", "93.184.216.34")]
 
 
 def test_single_digit_quad_kept_beside_a_network_word():
@@ -100,6 +120,16 @@ PEM_BODY = ("MIIEowIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi3B8b9pYbKbF0Yr5f7bP3J7vKs\n"
     ("api_token: {}", "Zx81kQ0pLm27VbT5nR4wYc9e"),
     ('headers = {{"X-Api-Key": "{}"}}', "qGJPFg1mqEdfojBJ1OgXmxM8TSVCiS"),
     ("# curl -H 'Authorization: token {}' https://api.acme.io", "495db9e1340d039f6a3ca8826f2b4e0df28863be"),
+    # a name whose last word is `key`, and detect-secrets KeywordDetector's key names
+    ('    r = requests.get(url, params={{"key": "{}"}})', "Juqr7mgSYCOfE5hkAb0V4jYv2bw"),
+    ('key = "{}"', "fc1753582bd84894a596c03227b7d1d326ec985776e1df8de7c5fa616fc6e7fe"),
+    ("  apiKey: {}", "T9LzS37nZNqlFkJ084rWkWOU40"),
+    ('client_key = "{}"', "eLPFlbykz1a3hPBcx3KJSyHprhevaM7wbEDNmTM"),
+    # service tokens on lines without a secret-like word
+    ('bot = telebot.TeleBot("{}")', "1234567890:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"),
+    ("client.run('{}')", "NzEyMzQ1Njc4OTAxMjM0NTY3.GxYz12.kR8sT2vW4xY6zA8bC0dE2fG4hI6"),
+    ('client = Client("AC5d3b0f8e1a2c4e6b8d0f2a4c6e8b0d2f", "{}")', "8f14e45fceea167a5a36dedd4bea2543"),
+    ('TWILIO = ("AC5d3b0f8e1a2c4e6b8d0f2a4c6e8b0d2f", "{}")', "9a0364b9e99bb480dd25e1f0284c8555"),
 ])
 def test_secret_planted_in_real_code_found(decoder_py, template, value):
     text, span = plant(decoder_py, 40, template, value)
@@ -128,6 +158,18 @@ def test_private_key_inside_escaped_python_string():
     '"NextToken": "eyJDdXN0b21lciI6IjEyMyJ9XyZ"', 'secret = "dummy-secret-Abc12345678"',
     "public_key = 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE'", '"AWS::SecretsManager::Secret": "c85175a4ebcce361",',
     "    state_credentials: StateCredentials,",
+    # verbatim from botocore's kinesis paginators-1.json: a JMESPath query, not a token
+    '      "output_token": "StreamDescription.Shards[-1].ShardId",',
+    # keys that look things up, and words ending in "key"
+    'cache_key = "fc1753582bd84894a596c03227b7d1d326ec985776e1df8de7c5fa616fc6e7fe"',
+    '"partitionKey": "Zx81kQ0pLm27VbT5nR4wYc9e"', 'monkey = "Juqr7mgSYCOfE5hkAb0V4jYv2bw"',
+    "rows.sort(key=lambda kv: kv[1])", 'key = "max_position_embeddings"',
+    # 32 hex digits without Twilio beside them, or on a hash line; a low-entropy Telegram shape
+    'etag = "8f14e45fceea167a5a36dedd4bea2543"',
+    "twilio-6.0.0.tar.gz#md5=8f14e45fceea167a5a36dedd4bea2543",
+    'stamp = "20230101:abcdefghijklmnopqrstuvwxyzabcdefghi"',
+    # a Discord-shaped string whose first part is not a base64 user id
+    'ref = "MainWindowLayoutConfigXY.abcdef.ghijklmnopqrstuvwxyzabcdefg"',
 ])
 def test_secret_look_alikes_ignored(decoder_py, line):
     text, _ = plant(decoder_py, 40, "{}", line)
@@ -156,6 +198,7 @@ def test_lock_file_hashes_are_not_secrets():
     ("PGPASSWORD={} psql -h db.acme.io -U ops", "junipernimbus31", "README.md"),
     ("mysql -u ops -p'{}' app", "Monkey972^", "README.md"),
     ("machine api.acme.io login ops password {}", "rIveTRiVEt52", ".netrc"),
+    ("machine api.acme.io login ops password {}", "l&qT_d_?z6", ".netrc"),  # `&` is no shell operator here
     ("    --password={} \\", "Qw3-rty-Zx9", "deploy.sh"),
 ])
 def test_password_planted_in_real_code_found(decoder_py, template, value, path):
@@ -171,6 +214,10 @@ def test_password_planted_in_real_code_found(decoder_py, template, value, path):
     'password = "fake-password-1"', 'pwd = "/home/runner/work"', "nntp(user=None, password=None, timeout=3)",
     'bypass_cache = "abc123def"', "user_pass = '%s:%s' % (user, pw)", 'password_last_used = "not_supported"',
     "# pass them via the --username and --password options", "'MODULE_PWD_STATE': 'yes',", "FILTERS = {'pass': 'bandpass'}", 'compass = "N12x"', "psql --password $PGPASS", "mysql -u root -p app",
+    # verbatim from site-packages: fsspec's gist.py, botocore's rds examples-1.json,
+    # detect-secrets' ibm_cloud_iam.py
+    "        # The default infer_storage_options can handle gist://username:token@id/file",
+    '          "MasterUserPassword": "mynewpassword",', "    key_or_pass = r'(?:key|pwd|password|pass|token)'",
 ])
 def test_password_look_alikes_ignored(decoder_py, line):
     text, _ = plant(decoder_py, 40, "{}", line)
