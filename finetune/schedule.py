@@ -4,7 +4,8 @@ Compute = samples generated + tokens trained (the issue's unit). An SFT step tra
 `batch_size x mean record tokens`; an RL step generates `prompts_per_step x num_generations`
 samples and trains on each (prompt + `max_completion_length` tokens, an upper bound). `rl_share`
 of the budget buys RL steps, the rest SFT steps; `rl_share: 0` is SFT only, `1` RL only (from the
-given model).
+given model). `report.png` in the output directory shows both stages: SFT loss, then GRPO's
+loss, reward and curriculum (`finetune/report.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finetune.report import write_report
 from finetune.rl import RLConfig, load_rl_problems, rl
 from finetune.sft import SFTConfig, read_sft_records, sft
 from starforge.config import save_config
@@ -77,5 +79,9 @@ def sft_rl(model_dir: str | Path, data: str | Path, problems: str | Path, output
     shutil.copytree(current, final, ignore=shutil.ignore_patterns("trainer", "*.jsonl", "*.png", "*.yaml",
                                                                    "summary.json", "run_id"))
     summary["model"] = str(final)
+    report = write_report(out / "report.png", rl_dir=out / "rl" if "rl" in summary else None,
+                          sft_dir=out / "sft" if "sft" in summary else None)
+    if report:
+        summary["report"] = str(report)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return summary

@@ -1,20 +1,7 @@
-"""Tapes: every rollout and eval sample as typed JSONL steps (the "tape" idea of arXiv
-2412.08445, without the TapeAgents package), resumable and convertible back into SFT data.
-
-One line per step. Every line has `type`, `run_id`, `step` (the RL step that generated it),
-`problem_id`, `category`, `model_revision`; then by type:
-
-- `prompt`: `text`;
-- `completion`: `sample` (index in the group), `text` (raw), `kind` (`rollout` or `eval`);
-- `execution`: `sample`, `status` (ok / syntax_error / timeout), `tests` (per test: `test`,
-  `passed`, `result` as the sandbox reports it, `seconds`);
-- `reward`: `sample`, `value` (fraction of tests passed);
-- `advantage`: `sample`, `value` (GRPO's group-normalised advantage);
-- `curriculum`: `state` (Q, counts, probabilities per arm), with `problem_id` and `category` null.
-
-Resume: `Tape.truncate(step)` moves lines with `step >= step` (rollouts whose update was not
-checkpointed) to `<tape>.discarded.jsonl`, so the resumed run regenerates them once: nothing is
-repeated in the tape and nothing written is lost.
+"""Tapes of this stage: `finetune rl` writes `tape.jsonl` (rollouts) and `eval_tape.jsonl`
+(held-out greedy samples) with `starforge.tape.Tape` (the shared writer and reader; the format
+is in its docstring and docs/formats.md), and `tapes_to_sft` turns successful samples of any
+tape, RL's or `starforge eval --tape_path`'s, back into SFT data.
 """
 
 from __future__ import annotations
@@ -22,84 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from starforge.errors import FormatError
+from starforge.tape import TYPES, Tape, read_tape
 
-TYPES = ("prompt", "completion", "execution", "reward", "advantage", "curriculum")
-
-
-class Tape:
-    def __init__(self, path: str | Path, run_id: str, model_revision: str):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.run_id = run_id
-        self.model_revision = model_revision
-        self._fh = self.path.open("a", encoding="utf-8")
-
-    def write(self, type_: str, step: int, problem_id: str | None, category: str | None, **fields: Any) -> None:
-        rec = {"type": type_, "run_id": self.run_id, "step": step, "problem_id": problem_id,
-               "category": category, "model_revision": self.model_revision, **fields}
-        self._fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-
-    def sample(self, step: int, problem_id: str, category: str, prompt: str, completion: str, execution,
-               sample: int, kind: str = "rollout", advantage: float | None = None) -> None:
-        if sample == 0:
-            self.write("prompt", step, problem_id, category, text=prompt)
-        self.write("completion", step, problem_id, category, sample=sample, text=completion, kind=kind)
-        self.write("execution", step, problem_id, category, sample=sample, status=execution.status,
-                   tests=execution.tests)
-        self.write("reward", step, problem_id, category, sample=sample, value=execution.reward)
-        if advantage is not None:
-            self.write("advantage", step, problem_id, category, sample=sample, value=advantage)
-
-    def flush(self) -> None:
-        self._fh.flush()
-
-    def close(self) -> None:
-        self._fh.close()
-
-    @staticmethod
-    def truncate(path: str | Path, step: int) -> int:
-        """Keep lines with `step < step`; move the rest to `<path>.discarded.jsonl`. Returns moved count."""
-        path = Path(path)
-        if not path.is_file():
-            return 0
-        keep, moved = [], []
-        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-            try:
-                s = json.loads(line)["step"]
-            except (ValueError, KeyError):
-                moved.append(line)  # a line cut by the kill
-                continue
-            (keep if s < step else moved).append(line)
-        if moved:
-            with path.with_suffix(".discarded.jsonl").open("a", encoding="utf-8") as fh:
-                fh.writelines(moved)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(keep), encoding="utf-8")
-        tmp.replace(path)
-        return len(moved)
-
-
-def read_tape(path: str | Path) -> Iterator[dict[str, Any]]:
-    path = Path(path)
-    if not path.is_file():
-        raise FormatError(f"{path}: tape not found")
-    for lineno, line in enumerate(path.open(encoding="utf-8"), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            if rec["type"] not in TYPES:
-                raise ValueError(f"unknown type {rec['type']!r}")
-            rec["step"], rec["run_id"]  # noqa: B018 - required fields
-        except (ValueError, KeyError, TypeError) as exc:
-            raise FormatError(f"{path}:{lineno}: not a tape step ({exc}); tapes are written by "
-                              "`starforge finetune rl`") from None
-        yield rec
+__all__ = ["TYPES", "Tape", "read_tape", "contamination_texts", "tapes_to_sft"]
 
 
 def _norm(text: str) -> str:

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from eval.sandbox import Sandbox, SandboxConfig
-from finetune.problems import HELDOUT_CONSTANTS, TRAIN_CONSTANTS, read_problems
+from finetune.problems import HELDOUT_CONSTANTS, TRAIN_CONSTANTS, WORDS_HELDOUT, WORDS_TRAIN, read_problems
 from finetune.rewards import score
 from starforge.errors import FormatError
 
@@ -33,6 +33,19 @@ def test_heldout_has_only_unseen_constants_or_compositions(problem_files):
     held_consts = {int(n) for p in probs if p.split == "heldout"
                    for n in re.findall(r"[-+*/] (\d+)|v > (\d+)", p.solution) for n in n if n}
     assert held_consts & set(HELDOUT_CONSTANTS)
+
+
+def test_training_constants_teach_copying_not_recall(problem_files):
+    """Held-out constants are unseen numbers made of seen digits, held-out words unseen strings of
+    seen letters: with only a handful of training constants the tiny model learned each by heart
+    and wrote a training constant for every unseen one (docs/finetune.md, "Why the first runs
+    scored ~0")."""
+    train = [p for p in problem_files["problems"] if p.split == "train"]
+    used = {int(n) for p in train for n in re.findall(r"[-+*/] (\d+)|v > (\d+)", p.solution) for n in n if n}
+    assert len(used) >= 20
+    assert {d for c in HELDOUT_CONSTANTS for d in str(c)} <= {d for c in used for d in str(c)}
+    assert not set(WORDS_HELDOUT) & set(WORDS_TRAIN)
+    assert {ch for w in WORDS_HELDOUT for ch in w} <= {ch for w in WORDS_TRAIN for ch in w}
 
 
 def test_reference_solutions_pass_their_tests_in_the_sandbox(problem_files):

@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 
+from finetune.report import curriculum_states
 from finetune.rl import RLConfig, rl
 from finetune.sft import SFTConfig, sft
 from finetune.tapes import read_tape
@@ -32,6 +33,8 @@ def test_killed_rl_run_resumes_tape_and_curriculum_exactly(tiny_model, problem_f
     curr_first = [r["state"] for r in first if r["type"] == "curriculum"]
     curr_resumed = [r["state"] for r in resumed if r["type"] == "curriculum"]
     assert curr_resumed == curr_first and summary["curriculum"]["updates"] == 4
+    assert [s for _, s in curriculum_states(out / "tape.jsonl")] == curr_resumed  # the report's curves
+    assert (out / "report.png").is_file()
     discarded = [json.loads(x) for x in (out / "tape.discarded.jsonl").read_text().splitlines()]
     assert {r["step"] for r in discarded} == {2, 3}
     ckpt_state = json.loads((out / "trainer" / "checkpoint-2" / "curriculum.json").read_text())
@@ -63,3 +66,4 @@ def test_sft_rl_splits_one_budget_between_stages(tiny_model, problem_files, tmp_
     assert spent <= cfg.budget
     assert summary["sft"]["steps"] == plan["sft_steps"] and summary["rl"]["steps"] == plan["rl_steps"]
     assert (tmp_path / "o" / "model" / "config.json").is_file()
+    assert summary["report"] == str(tmp_path / "o" / "report.png") and (tmp_path / "o" / "report.png").is_file()
