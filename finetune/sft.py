@@ -268,7 +268,9 @@ def _seqvcr_trainer_class():
             loss, outputs = res if return_outputs else (res, None)
             hidden, self._seqvcr_hidden = self._seqvcr_hidden, None
             if self.model.training and hidden is not None and hidden.shape[0] >= 2:
-                loss = loss + self.seqvcr_reg(hidden)
+                # right padding stays out of the batch statistics (packed rows carry no mask: no padding)
+                mask = inputs.get("attention_mask")
+                loss = loss + self.seqvcr_reg(hidden, mask if mask is not None and mask.shape == hidden.shape[:2] else None)
                 for k, v in self.seqvcr_reg.last.items():
                     self._metrics["train"][k].append(float(v))
             return (loss, outputs) if return_outputs else loss

@@ -72,13 +72,19 @@ class SeqVcrConfig:
         return layer
 
 
-def seqvcr_terms(projected: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(variance term, covariance term) of projected states [b, s, d], averaged over positions."""
+def seqvcr_terms(projected: torch.Tensor, eps: float, mask: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(variance term, covariance term) of projected states [b, s, d], averaged over positions.
+    `mask` [b, s] (true = a real token) leaves padding out: each position's statistics use only
+    the sequences that reach it, and positions fewer than 2 sequences reach are left out."""
     b, _, d = projected.shape
     if b < 2:
         raise ValueError("Seq-VCR needs a batch of at least 2 sequences (covariance over the batch)")
     with torch.autocast(projected.device.type, enabled=False):  # statistics in fp32 even under bf16
-        return _terms(projected.float().transpose(0, 1), eps)  # [s, b, d]
+        x = projected.float().transpose(0, 1)  # [s, b, d]
+        if mask is None or bool(mask.all()):
+            return _terms(x, eps)
+        return _masked_terms(x, mask.transpose(0, 1).to(x.dtype), eps)
 
 
 def _terms(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,6 +99,21 @@ def _terms(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     return var.mean(), off.mean()
 
 
+def _masked_terms(x: torch.Tensor, m: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_terms` with per-position sample counts n_s = number of sequences whose mask is set."""
+    d = x.shape[2]
+    n = m.sum(dim=1)  # [s]
+    keep = n >= 2
+    x, m, n = x[keep], m[keep].unsqueeze(-1), n[keep]
+    mean = (x * m).sum(dim=1, keepdim=True) / n[:, None, None]
+    x = (x - mean) * m  # padded rows are zero: they add nothing to the sums below
+    diag = x.pow(2).sum(dim=1) / (n - 1)[:, None]  # [s, d]
+    var = torch.relu(1.0 - torch.sqrt(diag + eps)).mean(dim=1)
+    gram = x @ x.transpose(1, 2)  # [s, b, b]
+    off = (gram.pow(2).sum(dim=(1, 2)) / (n - 1) ** 2 - diag.pow(2).sum(dim=1)) / d
+    return var.mean(), off.mean()
+
+
 class SeqVcrRegularizer(torch.nn.Module):
     """The projection and the loss; `forward(hidden [b, s, h])` -> weighted Seq-VCR loss."""
 
@@ -102,18 +123,21 @@ class SeqVcrRegularizer(torch.nn.Module):
         self.projection = torch.nn.Linear(hidden_size, cfg.projection_size)
         self.last: dict[str, float] = {}
         self.last_hidden: torch.Tensor | None = None
+        self.last_mask: torch.Tensor | None = None
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        var, cov = seqvcr_terms(self.projection(hidden.to(self.projection.weight.dtype)), self.cfg.eps)
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """`mask` [b, s]: real tokens (padding left out of the statistics); None: every position."""
+        var, cov = seqvcr_terms(self.projection(hidden.to(self.projection.weight.dtype)), self.cfg.eps, mask)
         self.last = {"seqvcr_var": var.detach(), "seqvcr_cov": cov.detach()}  # read at log time: no sync here
         self.last_hidden = hidden.detach()
+        self.last_mask = None if mask is None else mask.detach()
         return self.cfg.lambda_var * var + self.cfg.lambda_cov * cov
 
     def metrics(self) -> dict[str, float]:
         """The last microbatch's terms and the collapse metric of the regularised layer."""
         out = {k: float(v) for k, v in self.last.items()}
         if self.last_hidden is not None:
-            out["seqvcr_entropy"] = spectrum_entropy(self.last_hidden)
+            out["seqvcr_entropy"] = spectrum_entropy(self.last_hidden, self.last_mask)
             out["seqvcr_effective_rank"] = effective_rank(out["seqvcr_entropy"])
         return out
 

@@ -77,3 +77,24 @@ def test_num_pause_without_pause_token_is_one_line_error(tiny_model, problem_fil
         sft(tiny_model, problem_files["train"], tmp_path / "x", _cfg(num_pause=2))
     assert "\n" not in str(err.value)
     assert not (tmp_path / "x" / "metrics.jsonl").exists()
+
+
+def test_seqvcr_statistics_leave_right_padding_out(tiny_model, problem_files, tmp_path):
+    """A padded batch through the trainer's loss: the regulariser gets the batch's attention mask,
+    and its terms are those of the real tokens only."""
+    from pretrain.seqvcr import seqvcr_terms
+
+    model, tok = load_model_and_tokenizer(tiny_model)
+    pairs = read_sft_records(problem_files["train"], tok.eos_token)[:8]
+    trainer = make_trainer(model, tok, _cfg(seqvcr=SeqVcrConfig(projection_size=16)), tmp_path / "m", pairs, [])
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
+    mask = batch["attention_mask"]
+    assert not mask.all()  # examples of different lengths: right padding
+    trainer.model.train()
+    trainer.compute_loss(trainer.model, batch)
+    reg = trainer.seqvcr_reg
+    assert reg.last_mask is not None and (reg.last_mask == mask).all()
+    var, _ = seqvcr_terms(reg.projection(reg.last_hidden), reg.cfg.eps, mask)
+    unmasked, _ = seqvcr_terms(reg.projection(reg.last_hidden), reg.cfg.eps)
+    assert float(reg.last["seqvcr_var"]) == pytest.approx(float(var), rel=1e-5)
+    assert float(var) != pytest.approx(float(unmasked), rel=1e-5)

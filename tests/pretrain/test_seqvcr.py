@@ -38,6 +38,29 @@ def test_terms_match_numpy(b, s, d):
     assert float(cov) == pytest.approx(ref_cov, rel=1e-4)
 
 
+def test_mask_leaves_padding_out_of_the_terms():
+    """Right-padded batch: each position's statistics come from the sequences that reach it
+    (NumPy on those rows), whatever the padded states hold; a position one sequence reaches is
+    left out."""
+    rng = np.random.default_rng(1)
+    lengths = [6, 6, 4, 3, 1]
+    x = rng.normal(scale=0.7, size=(5, 6, 4))
+    mask = np.arange(6)[None, :] < np.array(lengths)[:, None]
+    x[~mask] = 1e3  # padding garbage
+    var, cov = seqvcr_terms(torch.tensor(x), eps=1e-3, mask=torch.tensor(mask))
+    per_position = [numpy_seqvcr(x[mask[:, i]][:, i:i + 1, :], 1e-3) for i in range(6) if mask[:, i].sum() >= 2]
+    assert len(per_position) == 6  # every position reached by >= 2 sequences
+    assert float(var) == pytest.approx(np.mean([v for v, _ in per_position]), rel=1e-5)
+    assert float(cov) == pytest.approx(np.mean([c for _, c in per_position]), rel=1e-4)
+    alone = mask.copy()
+    alone[1:, 5] = False  # position 5: one sequence only
+    var5, _ = seqvcr_terms(torch.tensor(x), eps=1e-3, mask=torch.tensor(alone))
+    assert float(var5) == pytest.approx(np.mean([v for v, _ in per_position[:5]]), rel=1e-5)
+    full_var, full_cov = seqvcr_terms(torch.tensor(x), eps=1e-3, mask=torch.ones(5, 6, dtype=torch.bool))
+    assert (float(full_var), float(full_cov)) == pytest.approx(
+        tuple(float(t) for t in seqvcr_terms(torch.tensor(x), eps=1e-3)))
+
+
 def test_regularizer_value_is_weighted_terms_of_the_projection():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(6, 4, 8))
