@@ -82,35 +82,27 @@ def seqvcr_terms(projected: torch.Tensor, eps: float, mask: torch.Tensor | None 
         raise ValueError("Seq-VCR needs a batch of at least 2 sequences (covariance over the batch)")
     with torch.autocast(projected.device.type, enabled=False):  # statistics in fp32 even under bf16
         x = projected.float().transpose(0, 1)  # [s, b, d]
-        if mask is None or bool(mask.all()):
-            return _terms(x, eps)
-        return _masked_terms(x, mask.transpose(0, 1).to(x.dtype), eps)
+        m = None if mask is None else mask.transpose(0, 1).to(x.dtype)
+        return _terms(x, eps, m)
 
 
-def _terms(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    _, b, d = x.shape
-    x = x - x.mean(dim=1, keepdim=True)
-    diag = x.pow(2).sum(dim=1) / (b - 1)  # [s, d]: C_kk
+def _terms(x: torch.Tensor, eps: float, m: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    s, b, d = x.shape
+    if m is None:
+        x = x - x.mean(dim=1, keepdim=True)
+        n1 = torch.full((s,), b - 1.0, dtype=x.dtype, device=x.device)  # samples - 1 per position
+    else:  # per position, only the sequences that reach it; positions fewer than 2 reach are left out
+        n = m.sum(dim=1)
+        keep = n >= 2
+        x, m, n = x[keep], m[keep].unsqueeze(-1), n[keep]
+        x = (x - (x * m).sum(dim=1, keepdim=True) / n[:, None, None]) * m  # padded rows add nothing below
+        n1 = n - 1
+    diag = x.pow(2).sum(dim=1) / n1[:, None]  # [s, d]: C_kk
     var = torch.relu(1.0 - torch.sqrt(diag + eps)).mean(dim=1)  # [s]
-    # sum_kl C_kl^2 = ||X^T X||_F^2 / (b-1)^2 = ||X X^T||_F^2 / (b-1)^2: the [b, b] Gram matrix
+    # sum_kl C_kl^2 = ||X^T X||_F^2 / (n-1)^2 = ||X X^T||_F^2 / (n-1)^2: the [b, b] Gram matrix
     # is the cheaper one when the batch is narrower than the projection (b < d, the usual case).
     gram = x @ x.transpose(1, 2) if b < d else x.transpose(1, 2) @ x  # [s, b, b] or [s, d, d]
-    off = (gram.pow(2).sum(dim=(1, 2)) / (b - 1) ** 2 - diag.pow(2).sum(dim=1)) / d  # [s]
-    return var.mean(), off.mean()
-
-
-def _masked_terms(x: torch.Tensor, m: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """`_terms` with per-position sample counts n_s = number of sequences whose mask is set."""
-    d = x.shape[2]
-    n = m.sum(dim=1)  # [s]
-    keep = n >= 2
-    x, m, n = x[keep], m[keep].unsqueeze(-1), n[keep]
-    mean = (x * m).sum(dim=1, keepdim=True) / n[:, None, None]
-    x = (x - mean) * m  # padded rows are zero: they add nothing to the sums below
-    diag = x.pow(2).sum(dim=1) / (n - 1)[:, None]  # [s, d]
-    var = torch.relu(1.0 - torch.sqrt(diag + eps)).mean(dim=1)
-    gram = x @ x.transpose(1, 2)  # [s, b, b]
-    off = (gram.pow(2).sum(dim=(1, 2)) / (n - 1) ** 2 - diag.pow(2).sum(dim=1)) / d
+    off = (gram.pow(2).sum(dim=(1, 2)) / n1 ** 2 - diag.pow(2).sum(dim=1)) / d  # [s]
     return var.mean(), off.mean()
 
 

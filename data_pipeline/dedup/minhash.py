@@ -280,9 +280,8 @@ def candidate_ids(keys: list[tuple[str, int, str]], matrices: list[np.ndarray], 
     """Ids of the documents sharing at least one band with another (those verification must read)."""
     band, keys = _live(keys, matrices, skip)
     hit = np.zeros(len(keys), dtype=bool)
-    for b in range(band.shape[1]):
-        _, inverse, counts = np.unique(band[:, b], return_inverse=True, return_counts=True)
-        hit |= counts[inverse] > 1
+    for bucket in _buckets(band):
+        hit[bucket] = True
     return {keys[i][0] for i in np.flatnonzero(hit)}
 
 
