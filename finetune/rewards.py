@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eval.sandbox import ExecResult, Sandbox
+from eval.tasks import stop_at_stop_words
 from starforge.tape import Execution
 
 log = logging.getLogger(__name__)
@@ -23,13 +24,8 @@ STOP_WORDS = ("\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#", "\nassert ", "<|
 
 
 def cut_completion(completion: str) -> str:
-    """The completion up to the first stop word (the harness's `_stop_at_stop_token`)."""
-    cut = len(completion)
-    for word in STOP_WORDS:
-        i = completion.find(word)
-        if i != -1 and i < cut:
-            cut = i
-    return completion[:cut]
+    """The completion up to the first stop word (eval's cut, the harness's `_stop_at_stop_token`)."""
+    return stop_at_stop_words(completion, STOP_WORDS)
 
 
 def score(sandbox: Sandbox, items: Sequence[tuple[str, str, Sequence[str]]]) -> list[Execution]:

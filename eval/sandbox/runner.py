@@ -255,6 +255,15 @@ def once():
     run_sample(msg, msg.pop("fd"))
 
 
+def _reply(os, out, record, status, timed_out):
+    """One sample's outcome to the host: an 8-digit length, then the JSON."""
+    reply = json.dumps({"record": record.decode("utf-8", "replace"), "status": status,
+                        "timed_out": timed_out}).encode()
+    data = b"%08d" % len(reply) + reply
+    while data:
+        data = data[os.write(out, data):]
+
+
 def _wipe(os, shutil, workdir):
     """Kill every process left in this PID namespace but us and its init, then empty the
     writable tree, so nothing of one sample survives into the next."""
@@ -313,11 +322,7 @@ def zygote(workdir):
             msg.clear()
             del msg
             _wipe(os, shutil, workdir)
-            reply = json.dumps({"record": record.decode("utf-8", "replace"), "status": status,
-                                "timed_out": timed_out}).encode()
-            data = b"%08d" % len(reply) + reply
-            while data:
-                data = data[os.write(out, data):]
+            _reply(os, out, record, status, timed_out)
             continue
         read_fd, write_fd = os.pipe()
         pid = os.fork()
@@ -354,11 +359,7 @@ def zygote(workdir):
             pass
         os.close(read_fd)
         _wipe(os, shutil, workdir)
-        reply = json.dumps({"record": record.decode("utf-8", "replace"), "status": status,
-                            "timed_out": timed_out}).encode()
-        data = b"%08d" % len(reply) + reply
-        while data:
-            data = data[os.write(out, data):]
+        _reply(os, out, record, status, timed_out)
 
 
 if len(sys.argv) > 2 and sys.argv[1] == "zygote":
