@@ -1,7 +1,8 @@
 """What attribution indexes: the kept JSONL of `starforge data`, or a plain folder of repositories.
 
-Each input becomes one or more shards (an iterable of `SourceFile`s with a name and a
-signature), so an index is built per data shard and a new shard never rebuilds the others:
+Each input becomes one or more shards (an iterable of `KeptFile`s, the kept view of
+starforge/formats/records.py, with a name and a signature), so an index is built per data shard
+and a new shard never rebuilds the others:
 
 - kept output: `DIR/kept/*.jsonl.gz` (or `.jsonl`), or that kept folder itself; one shard per file.
 - a plain folder: each immediate sub-folder is a repository (files at the top level belong to a
@@ -12,17 +13,16 @@ signature), so an index is built per data shard and a new shard never rebuilds t
 
 from __future__ import annotations
 
-import gzip
-import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from attribution.config import SourceConfig
-from starforge.errors import AttributionError, FormatError
+from starforge.errors import AttributionError
+from starforge.files import walk_files
+from starforge.formats.records import SUFFIXES as KEPT_SUFFIXES
+from starforge.formats.records import KeptFile, read_kept
 
-KEPT_SUFFIXES = (".jsonl.gz", ".jsonl")
 LICENCE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "COPYING", "COPYING.txt", "LICENSE.rst")
 # First phrase found wins; order matters (LGPL before GPL, the PSF text quotes no other licence).
 LICENCE_PHRASES = (
@@ -36,19 +36,6 @@ LICENCE_PHRASES = (
     ("Redistribution and use in source and binary forms", "BSD"),
     ("This is free and unencumbered software released into the public domain", "Unlicense"),
 )
-
-
-@dataclass
-class SourceFile:
-    text: str
-    id: str
-    repo: str
-    path: str
-    licence: str
-    lang: str = ""
-
-    def metadata(self) -> dict[str, str]:
-        return {"id": self.id, "repo": self.repo, "path": self.path, "licence": self.licence, "lang": self.lang}
 
 
 @dataclass
@@ -68,7 +55,7 @@ class Shard:
                 "size": sum(p.stat().st_size for _, p in files),
                 "mtime_ns": max((p.stat().st_mtime_ns for _, p in files), default=0)}
 
-    def files(self) -> Iterator[SourceFile]:
+    def files(self) -> Iterator[KeptFile]:
         return read_kept(self.source) if self.kind == "kept" else read_folder(self.source, self.cfg)
 
 
@@ -94,44 +81,7 @@ def find_shards(path: Path, cfg: SourceConfig) -> list[Shard]:
     return [Shard("files", path, "folder", cfg)]
 
 
-def read_kept(path: Path) -> Iterator[SourceFile]:
-    """Kept-file records; a record that is not one stops the build at FILE:LINE."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    yield _kept_record(json.loads(line))
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise FormatError(f"{path}:{lineno}: not a kept-file record ({_reason(exc)}); "
-                                      "regenerate it with `starforge data`") from None
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path}: unreadable kept file ({exc}); regenerate it with `starforge data`") from None
-
-
-def _kept_record(obj: object) -> SourceFile:
-    if not isinstance(obj, dict):
-        raise TypeError("expected a JSON object")
-    meta = obj["metadata"]
-    if not isinstance(meta, dict):
-        raise TypeError("'metadata' must be an object")
-    values = {"text": obj["text"], "id": obj["id"], "repo": meta["repo"], "path": meta["path"],
-              "licence": meta["licence"]}
-    for key, value in values.items():
-        if not isinstance(value, str):
-            raise TypeError(f"'{key}' must be a string, got {type(value).__name__}")
-    return SourceFile(**values, lang=str(meta.get("lang", "")))
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"missing field {exc.args[0]!r}"
-    return str(exc)
-
-
-def read_folder(root: Path, cfg: SourceConfig) -> Iterator[SourceFile]:
+def read_folder(root: Path, cfg: SourceConfig) -> Iterator[KeptFile]:
     """UTF-8 text files of a folder of repositories; binary and non-UTF-8 files are skipped."""
     licences: dict[str, str] = {}
     for repo, path in _walk(root, cfg):
@@ -149,27 +99,19 @@ def read_folder(root: Path, cfg: SourceConfig) -> Iterator[SourceFile]:
             continue
         rel = path.relative_to(root)
         in_repo = rel.relative_to(repo) if len(rel.parts) > 1 else rel
-        yield SourceFile(text=text, id=rel.as_posix(), repo=repo, path=in_repo.as_posix(),
-                         licence=licences[repo], lang=path.suffix.lstrip("."))
+        yield KeptFile(text=text, id=rel.as_posix(), repo=repo, path=in_repo.as_posix(),
+                       licence=licences[repo], lang=path.suffix.lstrip("."))
 
 
 def _walk(root: Path, cfg: SourceConfig) -> Iterator[tuple[str, Path]]:
+    """(repository, path) of the files a plain folder contributes: no hidden names, no links, the
+    configured extensions and size cap."""
     exts = tuple(cfg.extensions) if cfg.extensions else None
-    skip = set(cfg.exclude_dirs)
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in skip and not d.startswith("."))
-        here = Path(dirpath)
-        rel = here.relative_to(root)
-        repo = rel.parts[0] if rel.parts else root.name
-        for name in sorted(filenames):
-            if name.startswith(".") or (exts and not name.endswith(exts)):
-                continue
-            path = here / name
-            if not path.is_file() or path.is_symlink():
-                continue
-            if path.stat().st_size > cfg.max_file_bytes:
-                continue
-            yield repo, path
+    for path in walk_files(root, skip_dirs=cfg.exclude_dirs, skip_hidden=True, suffixes=exts, links="skip"):
+        if path.stat().st_size > cfg.max_file_bytes:
+            continue
+        rel = path.relative_to(root).parts
+        yield (rel[0] if len(rel) > 1 else root.name), path
 
 
 def detect_licence(repo_dir: Path) -> str:

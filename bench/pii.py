@@ -72,6 +72,7 @@ import regex
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pii import PiiAnalyzer  # noqa: E402
+from starforge.files import walk_files  # noqa: E402
 
 EXTENSIONS = (".py", ".js", ".json", ".yaml", ".yml", ".cfg", ".md")
 CLASSES = ("email", "ip_address", "key", "password", "username")
@@ -88,17 +89,13 @@ def source_pool() -> dict[str, Path]:
                     for k in ("stdlib", "purelib", "platlib")})
     files: dict[str, Path] = {}
     for root, label in roots:
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__",))
-            for name in filenames:
-                if name.endswith(EXTENSIONS):
-                    path = Path(dirpath) / name
-                    try:
-                        size = path.stat().st_size
-                    except OSError:
-                        continue
-                    if 500 <= size <= 300_000:
-                        files.setdefault(f"{label}/{path.relative_to(root).as_posix()}", path)
+        for path in walk_files(root, skip_dirs=("__pycache__",), suffixes=EXTENSIONS):
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            if 500 <= size <= 300_000:
+                files.setdefault(f"{label}/{path.relative_to(root).as_posix()}", path)
     return files
 
 

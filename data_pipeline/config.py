@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from data_pipeline.decontam.benchmarks import DEFAULT_FIELDS
 from data_pipeline.filters.max_line_length import LONG_LINE_EXEMPT
 from starforge import executors
+from starforge.decontam import DEFAULT_FIELDS
 
 
 @dataclass

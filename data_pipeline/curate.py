@@ -1,6 +1,6 @@
 """`starforge data curate`: a corpus in, kept/ and removed/<step>/ JSONL out, StarCoder's chain.
 
-    DIR/kept/<rank>.jsonl.gz             files to train on (format: data_pipeline/records.py)
+    DIR/kept/<rank>.jsonl.gz             files to train on (format: starforge/formats/records.py)
     DIR/removed/<step>/<rank>.jsonl.gz   every other input file, with metadata.reason
     DIR/stats.json                       counts and bytes per step, totals
     DIR/funnel.json, DIR/funnel.png      docs and bytes left after each step, per language

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.jsonl import JsonlReader
 
-from data_pipeline.decontam.filter import DecontaminationFilter, load_snippets
+from data_pipeline.decontam.filter import DecontaminationFilter
 from data_pipeline.dedup.exact import ContentHashSignature, ExactDuplicateFilter, ExactDuplicateFinder
 from data_pipeline.dedup.minhash import MinHashSignature, NearDuplicateFilter, NearDuplicateFinder
 from data_pipeline.filters.alphabetic import AlphabeticFilter
@@ -45,8 +45,9 @@ from data_pipeline.filters.xml_header import XmlHeaderFilter
 from data_pipeline.format.jupyter import JupyterConverter
 from data_pipeline.format.metadata_prefix import MetadataPrefixStep
 from data_pipeline.readers.inputs import input_reader
-from data_pipeline.records import records_writer
 from data_pipeline.token_count import TokenCount
+from starforge.decontam import load_snippets
+from starforge.formats.records import records_writer
 
 if TYPE_CHECKING:
     from data_pipeline.curate import CurateConfig

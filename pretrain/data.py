@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from pretrain.fim import FimConfig, FimTransform
-from starforge.errors import PretrainError
+from starforge.errors import FormatError, PretrainError
+from starforge.formats.shards import shard_prefixes, shard_tokens
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ SPLITS = {"train": 0, "valid": 1}
 @dataclass
 class DataSource:
     path: Path = Path("shards")
-    """A shard prefix (`PREFIX` of `PREFIX.bin/.idx`) or a folder holding `*.idx` shards."""
+    """A shard prefix (`PREFIX` of `PREFIX.bin/.idx`, or either file) or a folder holding `*.idx` shards."""
     weight: float = 1.0
     """Relative share of training samples drawn from this source."""
 
@@ -52,37 +53,17 @@ class DataConfig:
     """Seeds the epoch permutations and the per-sample FIM generators."""
 
 
-def shard_prefixes(path: Path) -> list[Path]:
-    """The shard prefixes a source names, sorted; PretrainError if there are none."""
-    if path.is_dir():
-        prefixes = sorted(p.with_suffix("") for p in path.glob("*.idx"))
-    else:
-        prefixes = [path] if path.with_suffix(".idx").is_file() or Path(f"{path}.idx").is_file() else []
-    prefixes = [p for p in prefixes if Path(f"{p}.bin").is_file()]
-    if not prefixes:
-        raise PretrainError(f"{path}: no Megatron shards (PREFIX.bin + PREFIX.idx) found; "
-                            "write them with `starforge data` or fix data.sources[].path")
-    return prefixes
-
-
 class TokenStream:
-    """One source: its shards' tokens as one memory-mapped sequence."""
+    """One source: its shards' tokens as one memory-mapped sequence (a folder or a prefix, read
+    with the prefix rule of starforge/formats/shards.py)."""
 
     def __init__(self, path: Path):
-        from megatron.core.datasets.indexed_dataset import IndexedDataset
-
         self.path = path
-        self.parts: list[np.ndarray] = []
-        for prefix in shard_prefixes(path):
-            try:
-                ds = IndexedDataset(str(prefix))
-                dtype = ds.index.dtype
-                n_tokens = int(np.sum(ds.sequence_lengths, dtype=np.int64))
-            except Exception as exc:  # megatron raises AssertionError/ValueError on a bad index
-                raise PretrainError(f"{prefix}.idx: not a Megatron indexed dataset ({exc}); "
-                                    "regenerate the shards") from None
-            if n_tokens:
-                self.parts.append(np.memmap(f"{prefix}.bin", dtype=dtype, mode="r", shape=(n_tokens,)))
+        try:
+            parts = [shard_tokens(prefix) for prefix in shard_prefixes(path)]
+        except FormatError as exc:
+            raise PretrainError(f"{exc}, or fix data.sources[].path") from None
+        self.parts: list[np.ndarray] = [p for p in parts if len(p)]
         self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
         if self.offsets[-1] == 0:
             raise PretrainError(f"{path}: shards hold no tokens")

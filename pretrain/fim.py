@@ -24,8 +24,8 @@ the same since November 2022, save `split_sample`, added in November 2023). Per 
 
 Where we differ from the fork, on purpose: every `<|endoftext|>` and split token is kept (the
 fork drops the one after an empty document, and rearranges an empty last document into three
-bare sentinels); pieces are encoded with `encode_special_tokens`, so code that spells
-`<fim_prefix>` stays text; special tokens already in a document (`<filename>`, ...) keep their
+bare sentinels); pieces are encoded under the escaping policy (starforge/formats/tokenizer.py), so code that
+spells `<fim_prefix>` stays text; special tokens already in a document (`<filename>`, ...) keep their
 ids, and a cut point that falls inside one moves to its start. Not handled, as in the fork: a
 multi-byte character split at the sample's edges decodes to U+FFFD and is re-encoded as such.
 """
@@ -40,12 +40,7 @@ import numpy as np
 import tokenizers
 
 from starforge.errors import ConfigError, PretrainError
-
-FIM_PREFIX = "<fim_prefix>"
-FIM_MIDDLE = "<fim_middle>"
-FIM_SUFFIX = "<fim_suffix>"
-FIM_PAD = "<fim_pad>"
-EOD = "<|endoftext|>"
+from starforge.formats.tokenizer import EOD, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, encode_text
 
 
 @dataclass
@@ -197,19 +192,14 @@ class FimTransform:
     def _encode(self, text: str, spans: list[tuple[int, int, int]], start: int, end: int) -> np.ndarray:
         """Ids of text[start:end]: plain text never becomes a special token; `spans` keep their ids."""
         ids: list[int] = []
-        previous = self.tokenizer.encode_special_tokens
-        self.tokenizer.encode_special_tokens = True
-        try:
-            pos = start
-            for s_start, s_end, tok in spans:
-                if s_start < start or s_end > end:
-                    continue
-                if s_start > pos:
-                    ids += self.tokenizer.encode(text[pos:s_start], add_special_tokens=False).ids
-                ids.append(tok)
-                pos = s_end
-            if end > pos:
-                ids += self.tokenizer.encode(text[pos:end], add_special_tokens=False).ids
-        finally:
-            self.tokenizer.encode_special_tokens = previous
+        pos = start
+        for s_start, s_end, tok in spans:
+            if s_start < start or s_end > end:
+                continue
+            if s_start > pos:
+                ids += encode_text(self.tokenizer, text[pos:s_start])
+            ids.append(tok)
+            pos = s_end
+        if end > pos:
+            ids += encode_text(self.tokenizer, text[pos:end])
         return np.array(ids, dtype=np.int64)

@@ -24,27 +24,17 @@ from pretrain.optim import build_optimizer, clip_gradients, lr_at
 from pretrain.step import evaluate, train_step
 from starforge.config import to_dict
 from starforge.errors import PretrainError
+from starforge.formats.tokenizer import FIM_PAD, load_tokenizer
 from starforge.log import progress
 
 log = logging.getLogger(__name__)
-
-
-def load_tokenizer(path: Path | None):
-    if path is None:
-        return None
-    from tokenizers import Tokenizer
-
-    file = Path(path) / "tokenizer.json" if Path(path).is_dir() else Path(path)
-    if not file.is_file():
-        raise PretrainError(f"{path}: no tokenizer.json; pass the tokenizer directory written by `starforge data`")
-    return Tokenizer.from_file(str(file))
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train `cfg.train_steps` steps; returns a summary (losses, tokens/s, output paths)."""
     if cfg.init_from is not None and not resume:
         checkpoint.resolve(cfg.init_from)  # a wrong path fails before anything is built
-    tokenizer = load_tokenizer(cfg.tokenizer)
+    tokenizer = load_tokenizer(cfg.tokenizer) if cfg.tokenizer is not None else None
     cfg = resolve(cfg, tokenizer.get_vocab_size() if tokenizer else None)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -71,7 +61,7 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
     optimizer = build_optimizer(model, cfg.optim)
     global_batch = cfg.micro_batch_size * cfg.grad_accum * dp
     seq = cfg.model.seq_length
-    pad_id = tokenizer.token_to_id("<fim_pad>") if (tokenizer is not None and cfg.fim is not None) else None
+    pad_id = tokenizer.token_to_id(FIM_PAD) if (tokenizer is not None and cfg.fim is not None) else None
     train_data = PretrainDataset(cfg.data, seq, "train", cfg.fim, tokenizer, cfg.train_steps * global_batch)
     valid_data = (PretrainDataset(cfg.data, seq, "valid", cfg.fim, tokenizer, cfg.eval_samples)
                   if cfg.eval_interval and cfg.data.valid_fraction > 0 else None)

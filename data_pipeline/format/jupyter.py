@@ -11,7 +11,7 @@
 The structured document's text is the cells' text only; its sentinels are in
 `metadata.segments`, a list of [special token, number of characters of text that follow it],
 which the shard writer turns into special ids (text inside cells stays escaped text, per
-tokenize/special_tokens.py). The script keeps the notebook's id; the structured document gets
+starforge/formats/tokenizer.py). The script keeps the notebook's id; the structured document gets
 `<id>#structured` and `size` 0 (stats count the file's bytes once). Notebooks that are not valid
 JSON notebooks are dropped as `invalid_notebook`, those without any non-blank cell as
 `empty_notebook`. Near dedup only compares documents of the same language, so the two forms of

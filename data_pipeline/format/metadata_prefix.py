@@ -8,7 +8,7 @@ of (seed, document id): reproducible, and the same whatever the number of tasks.
 
 The prefix is stored, not pasted into the text: `metadata.prefix` is a list of [special token,
 value] pairs, and the shard writer (`tokenize/shards.py`) inserts the special tokens by id and
-encodes the values as escaped text (the escaping policy in `tokenize/special_tokens.py`), so a
+encodes the values as escaped text (the escaping policy in `starforge/formats/tokenizer.py`), so a
 repository named `<fim_prefix>` cannot forge a sentinel and kept text stays the file exactly.
 """
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from data_pipeline.readers.licences import is_permissive, licence_from_metadata, licence_of_repository
 from starforge.errors import DataError
+from starforge.files import walk_files
 
 log = logging.getLogger(__name__)
 
@@ -200,15 +201,7 @@ def _walk(top: Path) -> list[tuple[str, str]]:
     """(absolute path, path relative to `top` with '/') of every non-directory under `top`, sorted.
     Symlinked folders are listed as entries but not followed (they could loop or leave the
     repository): the reader reports them as unreadable rather than dropping them silently."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and d not in links)
-        rel_dir = os.path.relpath(dirpath, top)
-        for name in sorted(filenames + links):
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            out.append((os.path.join(dirpath, name), rel.replace(os.sep, "/")))
-    return out
+    return [(str(path), path.relative_to(top).as_posix()) for path in walk_files(top, skip_dirs=SKIP_DIRS, links="list")]
 
 
 def _printable(name: str) -> str:

@@ -25,10 +25,11 @@ from datatrove.utils.batching import batched
 from tokenizers import Tokenizer
 
 from data_pipeline.executor import run_pipeline
-from data_pipeline.records import record_files
 from data_pipeline.run_dir import prepare_run_dir
-from data_pipeline.tokenize.special_tokens import EOD
 from starforge.errors import ConfigError, DataError
+from starforge.formats.records import record_files
+from starforge.formats.shards import shard_prefixes
+from starforge.formats.tokenizer import EOD, encode_text, escape_special_tokens, load_tokenizer, tokenizer_file
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class TokenizeConfig:
 
 
 class EscapingMegatronTokenizer(MegatronDocumentTokenizer):
-    """datatrove's Megatron writer under our escaping policy (special_tokens.py).
+    """datatrove's Megatron writer under our escaping policy (starforge/formats/tokenizer.py).
 
     datatrove loads tokenizer.json with `Tokenizer.from_file`, which cannot restore
     `encode_special_tokens`, so a literal `<|endoftext|>` in code would become id 0 and forge a
@@ -69,12 +70,10 @@ class EscapingMegatronTokenizer(MegatronDocumentTokenizer):
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
-        tokenizer = MegatronDocumentTokenizer.tokenizer.func(self)
-        tokenizer.encode_special_tokens = True
-        return tokenizer
+        return escape_special_tokens(MegatronDocumentTokenizer.tokenizer.func(self))
 
     def _text_ids(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False).ids if text else []
+        return encode_text(self.tokenizer, text)
 
     def _special_id(self, token: str) -> int:
         token_id = self.tokenizer.token_to_id(token)
@@ -119,14 +118,11 @@ def tokenize(cfg: TokenizeConfig) -> dict:
     """Write one Megatron shard per task; returns (and writes to summary.json) the summary."""
     if cfg.input is None or cfg.tokenizer is None or cfg.output is None:
         raise ConfigError("tokenize needs --input DIR/kept, --tokenizer TOKDIR and --output SHARD_DIR")
-    kept, tokenizer_json, out = Path(cfg.input), Path(cfg.tokenizer) / "tokenizer.json", Path(cfg.output)
+    kept, tokenizer_json, out = Path(cfg.input), tokenizer_file(cfg.tokenizer), Path(cfg.output)
     if not kept.is_dir() or not (files := record_files(kept)):
         raise DataError(f"input '{kept}': no kept .jsonl.gz files; pass the kept/ folder written by "
                         "`starforge data curate`")
-    if not tokenizer_json.is_file():
-        raise DataError(f"tokenizer '{cfg.tokenizer}': no tokenizer.json; pass a folder written by "
-                        "`starforge data train-tokenizer`")
-    if Tokenizer.from_file(str(tokenizer_json)).token_to_id(EOD) is None:
+    if load_tokenizer(cfg.tokenizer).token_to_id(EOD) is None:
         raise DataError(f"tokenizer '{cfg.tokenizer}': has no {EOD} token; train it with `starforge data train-tokenizer`")
     tasks = min(cfg.tasks, len(files))
     prepare_run_dir(cfg, out)
@@ -147,7 +143,7 @@ def tokenize(cfg: TokenizeConfig) -> dict:
             docs += stats.get("documents", 0) if "READER" in step["name"] else 0
             text_bytes += stats.get("doc_len", 0) if "READER" in step["name"] else 0
             tokens += stats.get("tokens", 0)
-    shards = sorted(str(p.with_suffix("")) for p in out.glob("*.idx"))
+    shards = [str(p) for p in shard_prefixes(out, required=False)]
     summary = {"docs": int(docs), "tokens": int(tokens), "chars": int(text_bytes), "shards": shards,
                "wall_s": round(wall, 2), "tokens_per_s": round(tokens / wall) if wall > 0 else None}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

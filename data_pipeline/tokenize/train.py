@@ -19,10 +19,10 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from data_pipeline.records import read_records, record_files
-from data_pipeline.tokenize.special_tokens import EOD, SPECIAL_TOKENS
 from starforge.config import save_config
 from starforge.errors import ConfigError, DataError
+from starforge.formats.records import read_records, record_files
+from starforge.formats.tokenizer import SPECIAL_TOKENS, escape_special_tokens, save_tokenizer
 from starforge.log import progress
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,7 @@ def build_tokenizer() -> Tokenizer:
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
     ])
     tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.encode_special_tokens = True  # see special_tokens.py: literal sentinels in code are text
-    return tokenizer
+    return escape_special_tokens(tokenizer)  # literal sentinels in code are text (formats/tokenizer.py)
 
 
 def train_tokenizer(cfg: TrainTokenizerConfig) -> dict:
@@ -86,7 +85,7 @@ def train_tokenizer(cfg: TrainTokenizerConfig) -> dict:
     out = Path(cfg.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        _save_hf(tokenizer, Path(tmp), cfg)
+        save_tokenizer(tokenizer, Path(tmp), cfg.model_max_length)
         save_config(cfg, Path(tmp) / "config.yaml")
         summary = {"docs": counts["docs"], "bytes": counts["bytes"], "vocab_size": tokenizer.get_vocab_size(),
                    "wall_s": round(wall, 2), "mb_per_s": round(counts["bytes"] / 1e6 / wall, 2),
@@ -108,18 +107,3 @@ def _kept_files(kept: Path) -> list[Path]:
     if not files:
         raise DataError(f"input '{kept}': no .jsonl.gz files; pass the kept/ folder written by `starforge data curate`")
     return files
-
-
-def _save_hf(tokenizer: Tokenizer, folder: Path, cfg: TrainTokenizerConfig) -> None:
-    from transformers import PreTrainedTokenizerFast
-
-    hf = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=EOD, eos_token=EOD, unk_token=EOD,
-                                 split_special_tokens=True, clean_up_tokenization_spaces=False,
-                                 model_max_length=cfg.model_max_length)
-    hf.save_pretrained(str(folder))
-    # transformers 5 writes its own backend class name, unknown to transformers 4; the generic
-    # fast class loads the same tokenizer.json in both.
-    config_path = folder / "tokenizer_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    config["tokenizer_class"] = "PreTrainedTokenizerFast"
-    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

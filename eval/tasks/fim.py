@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eval.tasks import Problem, Task, stop_at_stop_words
+from starforge.formats.tokenizer import EOD, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class FimTokens:
     middle: str
 
 
-STARCODER_FIM = FimTokens("<fim_prefix>", "<fim_suffix>", "<fim_middle>")
+STARCODER_FIM = FimTokens(FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE)
 SANTACODER_FIM = FimTokens("<fim-prefix>", "<fim-suffix>", "<fim-middle>")
 
 
@@ -31,7 +32,7 @@ class FimTask(Task):
     """A task whose problems are (prefix `prompt`, `suffix`, middle `canonical_solution`)."""
 
     fim: FimTokens = STARCODER_FIM
-    stop_words = ("<|endoftext|>", "<|filename|>", "<file_sep>")
+    stop_words = (EOD, "<|filename|>", "<file_sep>")
 
     def prompt(self, problem: Problem) -> str:
         return f"{self.fim.prefix}{problem.prompt}{self.fim.suffix}{problem.extra['suffix']}{self.fim.middle}"

@@ -3,8 +3,8 @@ The measure of Jelinek et al., "Perplexity — a measure of the difficulty of sp
 tasks", JASA 62 (1977); computed with the strided sliding window of Press et al., "Train Short,
 Test Long", arXiv 2108.12409 (transformers' "Perplexity of fixed-length models" guide does the same).
 
-`--load_data_path` is a shard prefix (`PREFIX` of `PREFIX.bin/.idx`, as `starforge data tokenize`
-writes them, read with megatron-core's `IndexedDataset`) or a directory of them. Each document
+`--load_data_path` is a shard prefix (`PREFIX` of `PREFIX.bin/.idx`, or either file, as `starforge
+data tokenize` writes them) or a directory of them, read by starforge/formats/shards.py. Each document
 (one sequence of the shard, ending in `<|endoftext|>`) is scored on its own: a window of
 `max_length_generation` tokens moves by `perplexity_stride` tokens, and each window scores only
 the tokens no earlier window scored, with everything before them in the window as context. The
@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from eval.tasks import Problem, Task, register_task
-from starforge.errors import EvalError
+from starforge.errors import EvalError, FormatError
+from starforge.formats import shards
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +38,10 @@ def shard_documents(data_path: str | None) -> list[np.ndarray]:
     """Every document of the shards a path names, in order (a held-out shard is small: copied)."""
     if not data_path:
         raise EvalError(f"perplexity: no data; {HOW}")
-    path = Path(data_path)
-    if path.is_dir():
-        prefixes = sorted(p.with_suffix("") for p in path.glob("*.idx"))
-    else:
-        prefixes = [Path(str(path).removesuffix(".idx").removesuffix(".bin"))]
-    prefixes = [p for p in prefixes if Path(f"{p}.idx").is_file() and Path(f"{p}.bin").is_file()]
-    if not prefixes:
-        raise EvalError(f"perplexity: --load_data_path {data_path}: no PREFIX.bin + PREFIX.idx there; {HOW}")
-    from megatron.core.datasets.indexed_dataset import IndexedDataset
-
-    docs: list[np.ndarray] = []
-    for prefix in prefixes:
-        try:
-            ds = IndexedDataset(str(prefix))
-            docs.extend(np.array(ds[i], dtype=np.int64) for i in range(len(ds)))  # copies: ds unmaps on exit
-        except Exception as exc:  # megatron raises AssertionError/ValueError on a bad index
-            raise EvalError(f"perplexity: {prefix}.idx: not a Megatron indexed dataset ({exc}); {HOW}") from None
+    try:
+        docs = [doc for prefix in shards.shard_prefixes(data_path) for doc in shards.shard_documents(prefix)]
+    except FormatError as exc:
+        raise EvalError(f"perplexity: {exc}") from None
     if not docs:
         raise EvalError(f"perplexity: {data_path}: the shards hold no documents; {HOW}")
     return docs

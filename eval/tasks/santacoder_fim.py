@@ -21,6 +21,7 @@ from typing import Any
 from eval.tasks import Problem, register_task
 from eval.tasks.fim import SANTACODER_FIM, STARCODER_FIM, FimTask
 from eval.tasks.loading import load_records
+from starforge.formats.tokenizer import EOD
 
 LANGUAGES = ("py", "js", "java")
 REQUIRED = {"name", "language", "prompt", "suffix", "canonical_solution"}
@@ -31,7 +32,7 @@ class SantaCoderFimTask(FimTask):
     """Single-line FIM exact match in py/js/java (arXiv 2301.03988), SantaCoder's FIM tokens."""
 
     fim = SANTACODER_FIM
-    stop_words = ("<|endoftext|>", "<|filename|>")
+    stop_words = (EOD, "<|filename|>")
     requires_execution = False
 
     def problems(self) -> list[Problem]:
@@ -70,4 +71,4 @@ class StarCoderFimTask(SantaCoderFimTask):
     """The same task (arXiv 2301.03988) prompted with StarCoder's FIM tokens (arXiv 2305.06161)."""
 
     fim = STARCODER_FIM
-    stop_words = ("<|endoftext|>", "<|filename|>", "<file_sep>")
+    stop_words = (EOD, "<|filename|>", "<file_sep>")

@@ -7,8 +7,9 @@ import pytest
 from attribution_corpus import STDLIB, write_kept
 
 from attribution.config import SourceConfig
-from attribution.corpus import detect_licence, find_shards, read_folder, read_kept
+from attribution.corpus import detect_licence, find_shards, read_folder
 from starforge.errors import FormatError
+from starforge.formats.records import read_kept
 
 
 def test_record_missing_a_field_names_file_and_line(tmp_path):

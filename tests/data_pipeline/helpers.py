@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_pipeline.records import read_records, record_files
+from starforge.formats.records import read_records, record_files
 
 
 def outcomes(out: Path) -> dict[str, list[tuple[str, dict]]]:

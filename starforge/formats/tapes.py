@@ -1,7 +1,7 @@
 """Tapes: every RL rollout and every eval sample as typed JSONL steps (the "tape" idea of arXiv
-2412.08445, without the TapeAgents package). Shared by the two stages that write them,
-`finetune rl` and `eval --tape_path`, so neither imports the other; `finetune tapes-to-sft` reads
-both. The format is documented in docs/formats.md ("Tapes").
+2412.08445, without the TapeAgents package). One writer (`Tape`) and one reader (`read_tape`),
+shared by the two stages that write them, `finetune rl` and `eval --tape_path`, so neither imports
+the other; `finetune tapes-to-sft` reads both. The format is documented in docs/formats.md ("Tapes").
 
 One line per step. Every line has `type`, `run_id`, `step` (the RL step that generated it; 0 in
 eval), `problem_id`, `category`, `model_revision`; then by type:
@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from starforge.errors import FormatError
+from starforge.formats.jsonl import read_jsonl
 
+HOW = "tapes are written by `starforge finetune rl` and `starforge eval --tape_path`"
 TYPES = ("prompt", "completion", "execution", "reward", "advantage", "curriculum")
 
 
@@ -90,7 +92,9 @@ class Tape:
         if not path.is_file():
             return 0
         keep, moved = [], []
-        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        with path.open(encoding="utf-8") as fh:  # lines end at "\n" only, not at U+2028 in a text
+            lines = list(fh)
+        for line in lines:
             try:
                 s = json.loads(line)["step"]
             except (ValueError, KeyError):
@@ -106,19 +110,19 @@ class Tape:
         return len(moved)
 
 
+def _step(rec: Any) -> dict[str, Any]:
+    if not isinstance(rec, dict):
+        raise TypeError("expected a JSON object")
+    if rec["type"] not in TYPES:
+        raise ValueError(f"unknown type {rec['type']!r}")
+    rec["step"], rec["run_id"]  # noqa: B018 - required fields
+    return rec
+
+
 def read_tape(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The steps of one tape, in order; a line that is not a tape step is a FormatError naming
+    file and line."""
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"{path}: tape not found")
-    for lineno, line in enumerate(path.open(encoding="utf-8"), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            if rec["type"] not in TYPES:
-                raise ValueError(f"unknown type {rec['type']!r}")
-            rec["step"], rec["run_id"]  # noqa: B018 - required fields
-        except (ValueError, KeyError, TypeError) as exc:
-            raise FormatError(f"{path}:{lineno}: not a tape step ({exc}); tapes are written by "
-                              "`starforge finetune rl` and `starforge eval --tape_path`") from None
-        yield rec
+    return read_jsonl(path, _step, what="a tape step", how=HOW, loads=json.loads)
