@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import mmap
+import os
 import resource
 import subprocess
 import sys
@@ -117,7 +118,19 @@ class Location:
 
 
 class _ShardTables:
-    def __init__(self, shard_dir: Path):
+    """One shard's text, suffix array and line tables, memory-mapped.
+
+    Every lookup here costs O(log) of a file's size, or O(1): a match offset is bisected into
+    offset.0 (one entry a file), then into the file's own slice of lines.npy. Bisect with
+    numpy scalars of the arrays' dtype: `np.searchsorted(uint64_array, python_int)` casts the
+    whole array first (numpy 2), an O(corpus) copy per call that made line numbers the
+    dominant cost of a query on large shards (docs/attribution.md, profile).
+    """
+
+    def __init__(self, shard_dir: Path, preload: bool = False):
+        if preload:
+            for name in ("tokenized.0", "table.0"):
+                _readahead(shard_dir / name)
         self.data_file = (shard_dir / "tokenized.0").open("rb")
         self.data = mmap.mmap(self.data_file.fileno(), 0, access=mmap.ACCESS_READ)
         self.offsets = np.fromfile(shard_dir / "offset.0", dtype=np.uint64)
@@ -129,31 +142,47 @@ class _ShardTables:
         self.table = np.memmap(shard_dir / "table.0", dtype=np.uint8, mode="r")
         if len(self.table) != size * self.ptr_bytes or len(self.doc_lines) != len(self.offsets):
             raise AttributionError(f"{shard_dir}: index files disagree in size; rebuild with `starforge attribution index`")
+        self._weights = (256 ** np.arange(self.ptr_bytes, dtype=np.uint64)).astype(np.uint64)
 
     def ptr(self, rank: int) -> int:
         b = self.ptr_bytes
         return int.from_bytes(self.table[rank * b:(rank + 1) * b].tobytes(), "little")
 
+    def ptrs(self, ranks: np.ndarray) -> np.ndarray:
+        """Text offsets (uint64) of suffix-array ranks, read in one gather."""
+        b = self.ptr_bytes
+        idx = np.asarray(ranks, dtype=np.int64)[:, None] * b + np.arange(b)
+        return (self.table[idx].astype(np.uint64) * self._weights).sum(axis=1, dtype=np.uint64)
+
+    def docs_of(self, ptrs: np.ndarray) -> np.ndarray:
+        """The file (index into offset.0) holding each text offset."""
+        return np.searchsorted(self.offsets, np.asarray(ptrs, dtype=np.uint64), side="right").astype(np.int64) - 1
+
+    def _doc_line_range(self, doc: int) -> tuple[int, int]:
+        first = int(self.doc_lines[doc])
+        last = int(self.doc_lines[doc + 1]) if doc + 1 < len(self.doc_lines) else len(self.lines)
+        return first, last
+
     def locate(self, ptr: int, length: int) -> tuple[int, int, int, int]:
         """(doc, 1-based first line, last line, byte offset inside the doc) of match [ptr, ptr+length)."""
-        doc = int(np.searchsorted(self.offsets, ptr, side="right")) - 1
-        first = int(self.doc_lines[doc])
-        start_line = int(np.searchsorted(self.lines, ptr, side="right")) - first
-        end_line = int(np.searchsorted(self.lines, ptr + length - 1, side="right")) - first
+        doc = int(np.searchsorted(self.offsets, np.uint64(ptr), side="right")) - 1
+        first, last = self._doc_line_range(doc)
+        starts = self.lines[first:last]  # this file's line starts only
+        start_line = int(np.searchsorted(starts, np.uint64(ptr), side="right"))
+        end_line = int(np.searchsorted(starts, np.uint64(ptr + max(length, 1) - 1), side="right"))
         return doc, start_line, end_line, ptr - int(self.offsets[doc]) - len(DOC_SEP)
 
     def line_starts(self, doc: int) -> np.ndarray:
         """Offsets of the doc's line starts, relative to its first byte."""
-        first = int(self.doc_lines[doc])
-        last = int(self.doc_lines[doc + 1]) if doc + 1 < len(self.doc_lines) else len(self.lines)
+        first, last = self._doc_line_range(doc)
         return np.asarray(self.lines[first:last]) - np.uint64(int(self.offsets[doc]) + len(DOC_SEP))
 
     def lines_text(self, doc: int, start_line: int, end_line: int) -> str:
         """Lines start_line..end_line (1-based, inclusive) of a doc, without the final newline."""
         base = int(self.offsets[doc]) + len(DOC_SEP)
         end_doc = int(self.offsets[doc + 1]) if doc + 1 < len(self.offsets) else len(self.data)
-        first = int(self.doc_lines[doc])
-        num = (int(self.doc_lines[doc + 1]) if doc + 1 < len(self.doc_lines) else len(self.lines)) - first
+        first, last = self._doc_line_range(doc)
+        num = last - first
         start = int(self.lines[first + start_line - 1]) if 1 <= start_line <= num else base
         end = int(self.lines[first + end_line]) if end_line < num else end_doc
         return self.data[start:end].decode("utf-8", errors="replace").removesuffix("\n")
@@ -181,12 +210,16 @@ class ExactMatcher:
             missing = [name for name in ENGINE_FILES if not (d / name).is_file()]
             if missing:
                 raise AttributionError(f"{d}: missing {', '.join(missing)}; rebuild with `starforge attribution index`")
-        self.tables = [_ShardTables(d) for d in self.shard_dirs]
-        self.engine = InfiniGramEngine(index_dir=[str(d) for d in self.shard_dirs], **ENGINE_KW) if self.shard_dirs else None
+        self.tables = [_ShardTables(d, cfg.preload) for d in self.shard_dirs]
+        depth = cfg.prefetch_depth
+        self.engine = InfiniGramEngine(index_dir=[str(d) for d in self.shard_dirs], **ENGINE_KW,
+                                       ds_prefetch_depth=min(depth, 1), sa_prefetch_depth=depth) if self.shard_dirs else None
+        self.finds = 0  # suffix-array lookups so far (the profile in docs/attribution.md counts them)
 
     def _find(self, ids: list[int]):
         # The C++ engine directly: the Python wrapper re-checks every id, O(len) per call, and
         # bytes are always valid u8 ids.
+        self.finds += 1
         return self.engine.engine.find(input_ids=ids)  # type: ignore[union-attr]
 
     def _occurs(self, data: bytes, start: int, end: int) -> bool:
@@ -261,28 +294,72 @@ class ExactMatcher:
         return good
 
     def locations(self, span: Span, data: bytes) -> list[Location]:
-        """Up to max_locations training places of a span of `data`, in shard order.
+        """Up to max_locations training places of a span of `data`, in shard and file order.
+
+        A span seen at most max_locations times lists every place. A more common one (a licence
+        header, a vendored module) lists a sample: up to exact.sample_ranks occurrences evenly
+        spaced over its suffix-array ranks, read in one gather per shard, then one place per
+        distinct file, evenly spread; `span.count` stays the exact total. So the cost is bounded
+        by sample_ranks, not by how often the span occurs.
 
         Lines are those of the span without its leading and trailing whitespace, so a span that
         begins with the newline ending a line, or ends in the indentation of the next, names
         only the lines it really shares.
         """
-        out: list[Location] = []
         text = data[span.start:span.end]
         core = text.strip()
         lead = len(text) - len(text.lstrip()) if core else 0
         length = len(core) if core else len(text)
-        for shard, (lo, hi) in enumerate(span.segments):
-            tables = self.tables[shard]
-            for rank in range(lo, min(hi, lo + self.cfg.max_locations - len(out))):
-                doc, first, last, offset = tables.locate(tables.ptr(rank) + lead, length)
-                out.append(Location(shard, doc, first, last, offset - lead))
-            if len(out) >= self.cfg.max_locations:
-                break
+        out = [Location(shard, doc, first, last, offset - lead)
+               for shard, ptr in self._places(span)
+               for doc, first, last, offset in [self.tables[shard].locate(ptr + lead, length)]]
         out.sort(key=lambda loc: (loc.shard, loc.doc, loc.start_line))
         return out
+
+    def _places(self, span: Span) -> list[tuple[int, int]]:
+        """(shard, text offset) of the occurrences `locations` lists."""
+        k = self.cfg.max_locations
+        sizes = np.array([hi - lo for lo, hi in span.segments], dtype=np.int64)
+        total = int(sizes.sum())
+        if total == 0 or k <= 0:
+            return []
+        cap = total if total <= k else min(total, max(k, self.cfg.sample_ranks))
+        picks = np.unique(np.linspace(0, total - 1, cap).round().astype(np.int64))
+        bounds = np.concatenate(([0], np.cumsum(sizes)))
+        shard_of = np.searchsorted(bounds, picks, side="right") - 1
+        cands: list[tuple[int, int, int]] = []  # (shard, doc, ptr) in rank order
+        for shard in np.unique(shard_of).tolist():
+            tables = self.tables[shard]
+            ranks = picks[shard_of == shard] - bounds[shard] + span.segments[shard][0]
+            ptrs = tables.ptrs(ranks)
+            cands.extend(zip([shard] * len(ptrs), tables.docs_of(ptrs).tolist(), ptrs.tolist()))
+        if len(cands) <= k:
+            return [(s, p) for s, _, p in cands]
+        seen: set[tuple[int, int]] = set()
+        distinct, rest = [], []
+        for c in cands:
+            (rest if (c[0], c[1]) in seen else distinct).append(c)
+            seen.add((c[0], c[1]))
+        chosen = _spread(distinct, k) if len(distinct) >= k else distinct + _spread(rest, k - len(distinct))
+        return [(s, p) for s, _, p in chosen]
 
     def close(self) -> None:
         for t in self.tables:
             t.close()
         self.engine = None
+
+
+def _readahead(path: Path) -> None:
+    """Ask the kernel to read a file into the page cache in the background (no wait, no copy)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+    finally:
+        os.close(fd)
+
+
+def _spread(items: list, k: int) -> list:
+    """k items evenly spaced over `items` (all of them when there are at most k)."""
+    if len(items) <= k:
+        return list(items)
+    return [items[int(i * len(items) / k)] for i in range(k)]

@@ -10,20 +10,30 @@ public service. A request body over the limit (twice exact.max_snippet_bytes plu
 JSON escaping can double a snippet) gets 413: its body is read and dropped up to DRAIN_BYTES
 so the client sees the answer rather than a reset, and the connection is closed. Bad input gets
 400 with {"error": message}; a bug gets 500 with a message and a logged traceback, and the
-server goes on. Queries run one at a time under a lock.
+server goes on.
+
+Under load (`server.*` in the index's config.yaml, attribution/config.py `ServerConfig`): the
+listen backlog holds `backlog` connections (http.server's default of 5 reset half of 50
+concurrent clients); each connection is read on its own thread, at most `max_connections` at
+once, with a `read_timeout_s` timeout per read and for the whole body, so idle or half-sent
+requests are closed (408) and never hold a check worker; `workers` checks run at once and up to
+`queue` wait their turn; past either bound the answer is an immediate 503 with Retry-After.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from attribution.attributor import Attributor
+from attribution.config import ServerConfig
 from attribution.index import read_manifest
 from starforge.errors import AttributionError
 
@@ -32,10 +42,61 @@ PAGE = Path(__file__).with_name("index.html")
 DRAIN_BYTES = 64 << 20  # larger bodies are not read at all: the connection is closed on them
 
 
-def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+class _BodyTimeout(Exception):
+    """The client stopped sending its request body."""
+
+
+class AttributionServer(ThreadingHTTPServer):
+    """http.server with a real listen backlog and a bound on open connections (503 beyond it)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], cfg: ServerConfig):
+        self.request_queue_size = cfg.backlog  # read by server_activate's listen()
+        self.cfg = cfg
+        self._open = threading.BoundedSemaphore(cfg.max_connections)
+        self.refused = 0
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._open.acquire(blocking=False):
+            self.refused += 1
+            _refuse(request, f"over {self.cfg.max_connections} open connections; retry shortly")
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._open.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._open.release()
+
+
+def _refuse(sock: socket.socket, message: str) -> None:
+    """A 503 written straight to a connection no handler thread will serve."""
+    body = json.dumps({"error": f"server busy: {message}"}).encode()
+    head = (f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Retry-After: 1\r\nConnection: close\r\n\r\n").encode()
+    try:
+        sock.settimeout(1.0)
+        sock.sendall(head + body)
+    except OSError:
+        pass
+
+
+def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000,
+                cfg: ServerConfig | None = None) -> AttributionServer:
+    """The page and API over `index_dir`; `cfg` defaults to the index's `server` section."""
     att = Attributor(index_dir)
     manifest = read_manifest(index_dir)
-    lock = threading.Lock()
+    cfg = cfg or att.cfg.server
+    admitted = threading.BoundedSemaphore(cfg.workers + cfg.queue)  # running or waiting
+    running = threading.BoundedSemaphore(cfg.workers)
     page = PAGE.read_bytes()
     limit = att.cfg.exact.max_snippet_bytes * 2 + 4096  # JSON escaping can double a snippet
     summary = {"index": str(index_dir), "shards": [s["name"] for s in manifest["shards"]], **manifest["totals"],
@@ -44,6 +105,7 @@ def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> T
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "starforge-attribution"
+        timeout = cfg.read_timeout_s  # StreamRequestHandler sets it on the socket: every read waits at most this
 
         def log_message(self, fmt: str, *args: Any) -> None:
             log.debug("%s " + fmt, self.address_string(), *args)
@@ -88,14 +150,41 @@ def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> T
                                      f"check at most {att.cfg.exact.max_snippet_bytes:,} bytes of code at a time"})
                 return
             try:
-                request = json.loads(self.rfile.read(length) or b"{}")
+                raw = self._read_body(length)
+            except (_BodyTimeout, TimeoutError):
+                self.close_connection = True
+                self._json(HTTPStatus.REQUEST_TIMEOUT, {"error": f"request body not received within "
+                                                                 f"{cfg.read_timeout_s:g} s"})
+                return
+            if len(raw) < length:  # the client closed mid-body: nobody to answer
+                self.close_connection = True
+                return
+            if not admitted.acquire(blocking=False):
+                self.close_connection = True
+                self.send_response(HTTPStatus.SERVICE_UNAVAILABLE)
+                body = json.dumps({"error": f"server busy: {cfg.workers + cfg.queue} checks running or queued; "
+                                            "retry shortly"}).encode()
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Retry-After", "1")
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            try:
+                self._check(raw)
+            finally:
+                admitted.release()
+
+        def _check(self, raw: bytes) -> None:
+            try:
+                request = json.loads(raw or b"{}")
                 snippet = request.get("snippet") if isinstance(request, dict) else None
                 if not isinstance(snippet, str):
                     raise AttributionError('send {"snippet": "<code>"}')
                 top_k = request.get("top_k")
                 if top_k is not None and not (isinstance(top_k, int) and 0 < top_k <= 100):
                     raise AttributionError("top_k must be an integer from 1 to 100")
-                with lock:
+                with running:
                     result = att.check(snippet, top_k=top_k)
             except UnicodeDecodeError:
                 self._json(HTTPStatus.BAD_REQUEST, {"error": "request body is not UTF-8 JSON; "
@@ -111,6 +200,21 @@ def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> T
                 return
             self._json(HTTPStatus.OK, result)
 
+        def _read_body(self, length: int) -> bytes:
+            """The body, within read_timeout_s in all (a per-read timeout alone lets a client
+            sending a byte every few seconds hold the connection for hours)."""
+            deadline = time.monotonic() + cfg.read_timeout_s
+            chunks, left = [], length
+            while left > 0:
+                if time.monotonic() > deadline:
+                    raise _BodyTimeout
+                chunk = self.rfile.read1(min(left, 1 << 16))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
+
         def _drain(self, length: int) -> None:
             while length > 0:
                 chunk = self.rfile.read(min(length, 1 << 20))
@@ -118,8 +222,7 @@ def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> T
                     break
                 length -= len(chunk)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = AttributionServer((host, port), Handler, cfg)
     server.attributor = att  # type: ignore[attr-defined]
     return server
 
