@@ -32,9 +32,9 @@ from typing import Any
 
 import yaml
 
-from attribution import parallel
 from attribution.config import AttributionConfig
 from attribution.corpus import find_shards
+from attribution.parallel import SLURM_DIR, run_local, submit_slurm, write_slurm_job
 from attribution.shard import MARKER, is_built
 from starforge.config import save_config, to_dict
 from starforge.errors import AttributionError
@@ -69,12 +69,12 @@ def build_index(cfg: AttributionConfig) -> dict[str, Any]:
     if due:
         if cfg.build.executor == "slurm":
             if cfg.build.dry_run:
-                job = parallel.write_slurm_job(due, out, cfg)
+                job = write_slurm_job(due, out, cfg)
             else:
-                parallel.submit_slurm(due, out, cfg)
-                job = {"script": str(out.resolve() / parallel.SLURM_DIR / "launch_script.slurm"), "tasks": len(due)}
+                submit_slurm(due, out, cfg)
+                job = {"script": str(out.resolve() / SLURM_DIR / "launch_script.slurm"), "tasks": len(due)}
             return {"slurm": job, "built": [], "pending": built, "skipped": skipped}
-        parallel.run_local(due, out, cfg)
+        run_local(due, out, cfg)
     manifest = _write_manifest(out)
     if manifest["totals"]["docs"] == 0:
         raise AttributionError(f"{cfg.input}: no files to index (empty kept files, or no UTF-8 text files "
