@@ -108,7 +108,7 @@ class Searcher:
         return hits[:k]
 
 
-def window_words(snippet: str, limit: int = 8) -> list[bytes]:
+def window_words(snippet: str, limit: int = 4) -> list[bytes]:
     """The snippet's longest distinct identifiers (long ones are rare ones), to place a hit's lines."""
     words = {m.group() for m in IDENT.finditer(snippet) if len(m.group()) >= 3 and not m.group().isdigit()}
     return [w.encode() for w in sorted(words, key=lambda w: (-len(w), w))[:limit]]

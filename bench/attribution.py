@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--server-clients", type=int, default=16, help="client threads of the paced server run")
     ap.add_argument("--fm-index", action="store_true", help="--scale: also measure the fm-index package (slow build)")
     ap.add_argument("--keep", action="store_true", help="--scale: keep the indexes it built")
+    ap.add_argument("--reuse", action="store_true", help="--scale: query the kept indexes of an earlier --keep run "
+                    "(build figures then come from their manifests)")
     ap.add_argument("--small-corpus", type=Path, default=STDLIB, help="--scale: the small corpus")
     ap.add_argument("--large-corpus", type=Path, default=PURELIB, help="--scale: the large corpus")
     args = ap.parse_args(argv)
