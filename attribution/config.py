@@ -40,7 +40,7 @@ class ExactConfig:
     """Stop after this many maximal spans (periodic text such as 'x' * 10**5 has one per byte)."""
     max_snippet_bytes: int = 100_000
     """Longer snippets are refused with an error: unseen text costs one find per min_len/2 bytes
-    (~0.3 ms each), so 100 KB answers in about a second and 1 MB would take ~10 s."""
+    (0.04-0.3 ms each), so 100 KB answers in about a second and 1 MB would take ~10 s."""
     preload: bool = True
     """At open, ask the kernel to read each shard's text and suffix array into the page cache
     (posix_fadvise WILLNEED, in the background): a lookup on cold pages waits for ~2 disk reads
@@ -81,8 +81,11 @@ class SearchConfig:
 class ServerConfig:
     """`starforge attribution serve`: how many requests it takes at once and how long it waits."""
 
+    processes: int = 1
+    """Server processes forked after the index is open (pre-fork; they share its pages): checks are
+    mostly Python, one GIL a process, so one process per core answers about that many times more."""
     workers: int = 2
-    """Checks run at once (threads; the engines release the GIL in their lookups)."""
+    """Checks run at once per process (threads; the engines release the GIL in their lookups)."""
     queue: int = 256
     """Checks that may wait for a worker; one more gets 503 with Retry-After at once."""
     max_connections: int = 512
@@ -143,8 +146,8 @@ class AttributionConfig:
         if self.build.workers < 1 or (self.build.tasks is not None and self.build.tasks < 1):
             raise ValueError(f"build.workers and build.tasks must be >= 1, got {self.build.workers} and {self.build.tasks}")
         srv = self.server
-        if min(srv.workers, srv.max_connections, srv.backlog) < 1 or srv.queue < 0 or not srv.read_timeout_s > 0:
-            raise ValueError("server.workers, server.max_connections and server.backlog must be >= 1, server.queue >= 0 "
+        if min(srv.processes, srv.workers, srv.max_connections, srv.backlog) < 1 or srv.queue < 0 or not srv.read_timeout_s > 0:
+            raise ValueError("server.processes, server.workers, server.max_connections and server.backlog must be >= 1, server.queue >= 0 "
                              f"and server.read_timeout_s > 0; got {srv}")
         if self.exact.min_len < 2:
             raise ValueError(f"exact.min_len must be >= 2 bytes, got {self.exact.min_len}")

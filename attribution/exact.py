@@ -9,13 +9,18 @@ UTF-8 never uses, so no match crosses two files), in infini-gram's own layout:
     lines.npy     absolute offset of every line start, all files in order
     doc_lines.npy index into lines.npy of each file's first line
 
-so a match offset maps to a file by bisecting offset.0 and to a 1-based line by bisecting
-lines.npy. For a snippet we report its maximal matching spans as OLMoTrace does (spans that
-occur verbatim and cannot be extended either way), found with O(log n) `find` calls per span:
-probe windows of min_len/2 bytes at that stride (every span of min_len bytes contains one),
-grow a hit left by bisection and right by galloping. The engine's own `attribute` and
-`creativity` scan every offset and took ~70 ms for 300 bytes even on a 48 KB index, and
-`attribute` drops any span seen more than `max_cnt` times (a common licence header) outright.
+so a match offset maps to a file by bisecting offset.0 and to a 1-based line by bisecting that
+file's own slice of lines.npy. For a snippet we report its maximal matching spans as OLMoTrace
+does (spans that occur verbatim and cannot be extended either way), found with O(log n) `find`
+calls per span: one find of the whole snippet (a verbatim copy, the common case, ends there),
+else probe windows of min_len/2 bytes at that stride (every span of min_len bytes contains one),
+grow a hit left by bisection and right by galloping. Each find is a binary search of the suffix
+array, O(log n) steps of at most len(query) byte comparisons, so a query's cost is set by the
+snippet and the places it lists, not by the corpus; a span seen thousands of times lists a
+bounded sample of its places with the exact count. The engine's own `attribute` and
+`creativity` start a thread per snippet offset (~70 ms for 300 bytes even on a 48 KB index),
+and `attribute` drops any span seen more than `max_cnt` times (a common licence header)
+outright. Where the time went before, and why: docs/attribution.md, "Profile".
 """
 
 from __future__ import annotations
@@ -199,7 +204,8 @@ class _ShardTables:
 
 
 class ExactMatcher:
-    """Maximal matching spans of a snippet over all shards at once (one engine, fanned out in C++)."""
+    """Maximal matching spans of a snippet over all shards at once: one engine whose every find
+    runs a thread per shard in C++ and merges their rank ranges (FindResult.segment_by_shard)."""
 
     def __init__(self, shard_dirs: Iterable[Path], cfg: ExactConfig):
         from infini_gram.engine import InfiniGramEngine

@@ -182,19 +182,18 @@ def _warm(index: Path) -> float:
     return round(time.perf_counter() - t0, 2)
 
 
-def _serve(index: Path, conn: Any) -> None:
-    from attribution.server import make_server
+def _serve(index: Path, conn: Any, processes: int) -> None:
+    from attribution.server import serve
 
-    server = make_server(index, port=0, cfg=ServerConfig())
-    conn.send(server.server_address[1])
-    server.serve_forever()
+    serve(index, port=0, cfg=ServerConfig(processes=processes), ready=conn.send)
 
 
-def server_bench(index: Path, snippets: list[str], queries: int, clients: int) -> dict[str, Any]:
-    """`queries` POSTs to a server in another process: all in flight at once, then `clients` at a time."""
+def server_bench(index: Path, snippets: list[str], queries: int, clients: int, processes: int) -> dict[str, Any]:
+    """`queries` POSTs to a server in another process (`processes` pre-forked servers): all in
+    flight at once, then `clients` at a time."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(index, child), daemon=True)
+    proc = ctx.Process(target=_serve, args=(index, child, processes), daemon=True)
     proc.start()
     try:
         if not parent.poll(120):
@@ -207,7 +206,7 @@ def server_bench(index: Path, snippets: list[str], queries: int, clients: int) -
         for label, width in (("all_at_once", queries), (f"{clients}_clients", clients)):
             lat, errors = _load(url, bodies, width)
             out[label] = {"p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "errors": errors, "queries": queries}
-            say(f"  server, {queries} queries, {label}: p50 {out[label]['p50_ms']} ms, p95 {out[label]['p95_ms']} ms, "
+            say(f"  server ({processes} process(es)), {queries} queries, {label}: p50 {out[label]['p50_ms']} ms, p95 {out[label]['p95_ms']} ms, "
                 f"errors {errors}")
         return out
     finally:
@@ -325,8 +324,8 @@ def main(args: argparse.Namespace) -> int:
                                                    "membership_p95_ms", "search_p95_ms", "recall_at_1")}}
         say(f"small corpus as {count} shards: {json.dumps(shards[str(count)])}")
         shutil.rmtree(work / f"index-small-{count}")
-    server = server_bench(work / "index-large", [s for _, s in snippets["large"] + snippets["small"]],
-                          args.server_queries, args.server_clients)
+    server = {f"processes_{n}": server_bench(work / "index-large", [s for _, s in snippets["large"] + snippets["small"]],
+                                             args.server_queries, args.server_clients, n) for n in (1, 2)}
     fm = fm_index_bench(work / "kept-small", snippets["small"], snippets["large"]) if args.fm_index else None
     if fm:
         say(f"fm-index on the small corpus: {json.dumps(fm)}")

@@ -18,15 +18,21 @@ concurrent clients); each connection is read on its own thread, at most `max_con
 once, with a `read_timeout_s` timeout per read and for the whole body, so idle or half-sent
 requests are closed (408) and never hold a check worker; `workers` checks run at once and up to
 `queue` wait their turn; past either bound the answer is an immediate 503 with Retry-After.
+With `processes` > 1, `serve` forks that many servers after opening the index (each bound
+applies per process), so checks use more than one core.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,8 +67,8 @@ class AttributionServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._open.acquire(blocking=False):
             self.refused += 1
-            _refuse(request, f"over {self.cfg.max_connections} open connections; retry shortly")
-            self.shutdown_request(request)
+            # On a short-lived thread of its own, so a flood never stalls the accept loop.
+            threading.Thread(target=self._refuse, args=(request,), daemon=True).start()
             return
         try:
             super().process_request(request, client_address)
@@ -76,17 +82,27 @@ class AttributionServer(ThreadingHTTPServer):
         finally:
             self._open.release()
 
-
-def _refuse(sock: socket.socket, message: str) -> None:
-    """A 503 written straight to a connection no handler thread will serve."""
-    body = json.dumps({"error": f"server busy: {message}"}).encode()
-    head = (f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            "Retry-After: 1\r\nConnection: close\r\n\r\n").encode()
-    try:
-        sock.settimeout(1.0)
-        sock.sendall(head + body)
-    except OSError:
-        pass
+    def _refuse(self, sock: socket.socket) -> None:
+        """A 503 written straight to a connection no handler will serve. What the client has sent
+        is read first (for at most a second), else closing with unread data resets the
+        connection and the client sees a broken pipe instead of the answer."""
+        body = json.dumps({"error": f"server busy: over {self.cfg.max_connections} open connections; "
+                                    "retry shortly"}).encode()
+        head = (f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n").encode()
+        try:
+            sock.settimeout(0.2)
+            deadline = time.monotonic() + 1.0
+            with contextlib.suppress(TimeoutError):
+                while time.monotonic() < deadline and sock.recv(1 << 16):
+                    pass
+            sock.settimeout(1.0)
+            sock.sendall(head + body)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            sock.close()
 
 
 def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000,
@@ -227,11 +243,44 @@ def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000,
     return server
 
 
-def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    server = make_server(index_dir, host, port)
-    log.info("attribution page on http://%s:%d/ (index %s); Ctrl-C stops", host, server.server_address[1], index_dir)
+def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 8000, cfg: ServerConfig | None = None,
+          ready: Callable[[int], None] | None = None) -> None:
+    """Serve until SIGTERM or Ctrl-C. With `server.processes` > 1 the process forks that many
+    servers in all, pre-fork style, after the index is open: they share its pages through the
+    page cache and take turns accepting on one listening socket, so checks (Python, one GIL per
+    process) use more than one core. `ready(port)` is called once the socket is bound."""
+    server = make_server(index_dir, host, port, cfg)
+    cfg = server.cfg
+    children: list[int] = []
+    if cfg.processes > 1:
+        server.socket.setblocking(False)  # an accept another process won raises, and is skipped
+        for _ in range(cfg.processes - 1):
+            pid = os.fork()
+            if pid == 0:  # a worker: serve until terminated
+                try:
+                    server.serve_forever()
+                finally:
+                    os._exit(0)
+            children.append(pid)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("attribution page on http://%s:%d/ (index %s, %d process(es)); Ctrl-C stops",
+             host, server.server_address[1], index_dir, cfg.processes)
+    if ready is not None:
+        ready(server.server_address[1])
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
         server.server_close()
         server.attributor.close()  # type: ignore[attr-defined]

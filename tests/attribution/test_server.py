@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from attribution_corpus import STDLIB, function_lines, lines_of
@@ -175,3 +177,34 @@ def test_idle_half_sent_requests_time_out_and_do_not_block_others(index_dir):
         for sock in idle:
             sock.close()
         _stop(server)
+
+
+def _serve_in_process(index_dir, cfg, conn) -> None:
+    from attribution.server import serve
+
+    serve(index_dir, port=0, cfg=cfg, ready=conn.send)
+
+
+def test_preforked_servers_answer_together_and_stop_together(index_dir):
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve_in_process, args=(index_dir, ServerConfig(processes=2), child))
+    proc.start()
+    try:
+        assert parent.poll(60), "server did not start"
+        url = f"http://127.0.0.1:{parent.recv()}/api/check"
+        workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(workers) == 1  # the second server, forked after the index was opened
+        results: list = []
+        threads = [threading.Thread(target=lambda: results.append(_post(url, b'{"snippet": "import heapq"}')))
+                   for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert [status for status, _ in results] == [200] * 40
+    finally:
+        proc.terminate()
+        proc.join(30)
+    assert proc.exitcode == 0
+    assert not Path(f"/proc/{workers[0]}").exists() or "Z" in Path(f"/proc/{workers[0]}/stat").read_text().split()[2]
