@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="--scale: keep the indexes it built")
     ap.add_argument("--reuse", action="store_true", help="--scale: query the kept indexes of an earlier --keep run "
                     "(build figures then come from their manifests)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="--scale: config override for both builds, e.g. exact.mem_gib=4")
     ap.add_argument("--small-corpus", type=Path, default=STDLIB, help="--scale: the small corpus")
     ap.add_argument("--large-corpus", type=Path, default=PURELIB, help="--scale: the large corpus")
     args = ap.parse_args(argv)

@@ -15,7 +15,9 @@ shards (fan-out at the same total size), then `--server-queries` requests to
 package) on the small corpus: build MB/s, bytes per corpus byte, lookup latency.
 
 Heavy (about 10 minutes and 2 GB of disk on a quiet machine): run it under
-`flock /tmp/starforge-bench.lock`. Output is flushed line by line.
+`flock /tmp/starforge-bench.lock`. Output is flushed line by line. `--shard-mb 400` builds the
+large corpus as one shard (the serving layout; slower to build). Over 300 lines because its
+sections share one sampler and one set of indexes, and the figures must come from one run.
 """
 
 from __future__ import annotations
@@ -54,9 +56,9 @@ def pct(xs: list[float], q: float) -> float:
     return round(float(np.percentile(np.array(xs) * 1000, q)), 3) if xs else 0.0
 
 
-def stack_config(input_dir: Path, output: Path) -> AttributionConfig:
+def stack_config(input_dir: Path, output: Path, overrides: tuple[str, ...] = ()) -> AttributionConfig:
     return load_config(AttributionConfig, REPO / "configs" / "attribution" / "stdlib-py.yaml",
-                       [f"input={input_dir}", f"output={output}"])
+                       [f"input={input_dir}", f"output={output}", *overrides])
 
 
 def write_kept(root: Path, out: Path, shard_bytes: float) -> list[tuple[str, int]]:
@@ -81,7 +83,7 @@ def write_kept(root: Path, out: Path, shard_bytes: float) -> list[tuple[str, int
     return written
 
 
-def build(kept: Path, out: Path, reuse: bool = False) -> dict[str, Any]:
+def build(kept: Path, out: Path, reuse: bool = False, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
     """Build (or with `reuse`, read back the manifest of) the index of a kept folder."""
     if reuse and (out / "manifest.json").is_file():
         manifest = json.loads((out / "manifest.json").read_text())
@@ -89,7 +91,7 @@ def build(kept: Path, out: Path, reuse: bool = False) -> dict[str, Any]:
     else:
         shutil.rmtree(out, ignore_errors=True)
         t0 = time.perf_counter()
-        manifest = build_index(stack_config(kept, out))
+        manifest = build_index(stack_config(kept, out, overrides))
         wall = time.perf_counter() - t0
     t = manifest["totals"]
     steps: dict[str, float] = {}
@@ -290,7 +292,8 @@ def main(args: argparse.Namespace) -> int:
     work = args.output.with_name(args.output.name + "-scale")
     if not args.reuse:
         shutil.rmtree(work, ignore_errors=True)
-    result: dict[str, Any] = {"load_average_start": round(os.getloadavg()[0], 2), "shard_mb": args.shard_mb}
+    result: dict[str, Any] = {"load_average_start": round(os.getloadavg()[0], 2), "shard_mb": args.shard_mb,
+                              "build_overrides": list(args.set)}
     say(f"attribution scale bench in {work} (load average {result['load_average_start']})")
     t0 = time.perf_counter()
     for name in ("kept-small", "kept-large"):
@@ -301,7 +304,7 @@ def main(args: argparse.Namespace) -> int:
         f"large {len(large_files)} files in {len(list((work / 'kept-large').glob('*.jsonl')))} shards")
     builds = {}
     for name in ("small", "large"):
-        builds[name] = build(work / f"kept-{name}", work / f"index-{name}", args.reuse)
+        builds[name] = build(work / f"kept-{name}", work / f"index-{name}", args.reuse, tuple(args.set))
         say(f"build {name}: {json.dumps(builds[name])}")
     rng = random.Random(0)
     half = args.scale_n // 2
