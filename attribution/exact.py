@@ -13,8 +13,8 @@ so a match offset maps to a file by bisecting offset.0 and to a 1-based line by 
 file's own slice of lines.npy (attribution.tables). For a snippet we report its maximal
 matching spans as OLMoTrace does (spans that occur verbatim and cannot be extended either way),
 found with O(log n) `find` calls per span: one find of the whole snippet (a verbatim copy,
-the common case, ends there), else probe windows of min_len/2 bytes at that stride (every span of min_len bytes contains one),
-grow a hit left by bisection and right by galloping. Each find is a binary search of the suffix
+the common case, ends there), else probe windows of min_len/2 bytes at that stride (every
+span of min_len bytes contains one), grow a hit left by bisection and right by galloping. Each find is a binary search of the suffix
 array, O(log n) steps of at most len(query) byte comparisons, so a query's cost is set by the
 snippet and the places it lists, not by the corpus; a span seen thousands of times lists a
 bounded sample of its places with the exact count. The engine's own `attribute` and
