@@ -10,15 +10,15 @@ UTF-8 never uses, so no match crosses two files), in infini-gram's own layout:
     doc_lines.npy index into lines.npy of each file's first line
 
 so a match offset maps to a file by bisecting offset.0 and to a 1-based line by bisecting that
-file's own slice of lines.npy (attribution.tables). For a snippet we report its maximal
-matching spans as OLMoTrace does (spans that occur verbatim and cannot be extended either way),
-found with O(log n) `find` calls per span: one find of the whole snippet (a verbatim copy,
-the common case, ends there), else probe windows of min_len/2 bytes at that stride (every
-span of min_len bytes contains one), grow a hit left by bisection and right by galloping. Each find is a binary search of the suffix
-array, O(log n) steps of at most len(query) byte comparisons, so a query's cost is set by the
-snippet and the places it lists, not by the corpus; a span seen thousands of times lists a
-bounded sample of its places with the exact count. The engine's own `attribute` and
-`creativity` start a thread per snippet offset (~70 ms for 300 bytes even on a 48 KB index),
+file's own slice of lines.npy (attribution.tables). For a snippet we report its maximal matching
+spans as OLMoTrace does (spans that occur verbatim and cannot be extended either way), found
+with O(log n) `find` calls per span: one find of the whole snippet (a verbatim copy, the common
+case, ends there), else probe windows of min_len/2 bytes at that stride (every span of min_len
+bytes contains one), grow a hit left by bisection and right by galloping. Each find is a binary
+search of the suffix array, O(log n) steps of at most len(query) byte comparisons, so a query's
+cost is set by the snippet and the places it lists, not by the corpus; a span seen thousands of
+times lists a bounded sample of its places with the exact count. The engine's own `attribute`
+and `creativity` start a thread per snippet offset (~70 ms for 300 bytes even on a 48 KB index),
 and `attribute` drops any span seen more than `max_cnt` times (a common licence header)
 outright. Where the time went before, and why: docs/attribution.md, "Profile".
 """
