@@ -9,19 +9,23 @@ UTF-8 never uses, so no match crosses two files), in infini-gram's own layout:
     lines.npy     absolute offset of every line start, all files in order
     doc_lines.npy index into lines.npy of each file's first line
 
-so a match offset maps to a file by bisecting offset.0 and to a 1-based line by bisecting
-lines.npy. For a snippet we report its maximal matching spans as OLMoTrace does (spans that
-occur verbatim and cannot be extended either way), found with O(log n) `find` calls per span:
-probe windows of min_len/2 bytes at that stride (every span of min_len bytes contains one),
-grow a hit left by bisection and right by galloping. The engine's own `attribute` and
-`creativity` scan every offset and took ~70 ms for 300 bytes even on a 48 KB index, and
-`attribute` drops any span seen more than `max_cnt` times (a common licence header) outright.
+so a match offset maps to a file by bisecting offset.0 and to a 1-based line by bisecting that
+file's own slice of lines.npy (attribution.tables). For a snippet we report its maximal matching
+spans as OLMoTrace does (spans that occur verbatim and cannot be extended either way), found
+with O(log n) `find` calls per span: one find of the whole snippet (a verbatim copy, the common
+case, ends there), else probe windows of min_len/2 bytes at that stride (every span of min_len
+bytes contains one), grow a hit left by bisection and right by galloping. Each find is a binary
+search of the suffix array, O(log n) steps of at most len(query) byte comparisons, so a query's
+cost is set by the snippet and the places it lists, not by the corpus; a span seen thousands of
+times lists a bounded sample of its places with the exact count. The engine's own `attribute`
+and `creativity` start a thread per snippet offset (~70 ms for 300 bytes even on a 48 KB index),
+and `attribute` drops any span seen more than `max_cnt` times (a common licence header)
+outright. Where the time went before, and why: docs/attribution.md, "Profile".
 """
 
 from __future__ import annotations
 
 import logging
-import mmap
 import resource
 import subprocess
 import sys
@@ -33,11 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from attribution.config import ExactConfig
+from attribution.tables import DOC_SEP, ShardTables
 from starforge.errors import AttributionError
 
 log = logging.getLogger(__name__)
 
-DOC_SEP = b"\xff"
 # The u8 engine checks eos_token_id < vocab_size; neither matters for find (FACTS: Attribution).
 ENGINE_KW = {"eos_token_id": 254, "vocab_size": 255, "version": 4, "token_dtype": "u8"}
 ENGINE_FILES = ("tokenized.0", "offset.0", "table.0", "lines.npy", "doc_lines.npy")
@@ -116,61 +120,9 @@ class Location:
     offset: int  # byte offset of the match inside the file
 
 
-class _ShardTables:
-    def __init__(self, shard_dir: Path):
-        self.data_file = (shard_dir / "tokenized.0").open("rb")
-        self.data = mmap.mmap(self.data_file.fileno(), 0, access=mmap.ACCESS_READ)
-        self.offsets = np.fromfile(shard_dir / "offset.0", dtype=np.uint64)
-        self.lines = np.load(shard_dir / "lines.npy", mmap_mode="r")
-        self.doc_lines = np.load(shard_dir / "doc_lines.npy")
-        size = len(self.data)
-        # build_sa stores each rank as ceil(log2(size)/8) little-endian bytes.
-        self.ptr_bytes = int(np.ceil(np.log2(size) / 8))
-        self.table = np.memmap(shard_dir / "table.0", dtype=np.uint8, mode="r")
-        if len(self.table) != size * self.ptr_bytes or len(self.doc_lines) != len(self.offsets):
-            raise AttributionError(f"{shard_dir}: index files disagree in size; rebuild with `starforge attribution index`")
-
-    def ptr(self, rank: int) -> int:
-        b = self.ptr_bytes
-        return int.from_bytes(self.table[rank * b:(rank + 1) * b].tobytes(), "little")
-
-    def locate(self, ptr: int, length: int) -> tuple[int, int, int, int]:
-        """(doc, 1-based first line, last line, byte offset inside the doc) of match [ptr, ptr+length)."""
-        doc = int(np.searchsorted(self.offsets, ptr, side="right")) - 1
-        first = int(self.doc_lines[doc])
-        start_line = int(np.searchsorted(self.lines, ptr, side="right")) - first
-        end_line = int(np.searchsorted(self.lines, ptr + length - 1, side="right")) - first
-        return doc, start_line, end_line, ptr - int(self.offsets[doc]) - len(DOC_SEP)
-
-    def line_starts(self, doc: int) -> np.ndarray:
-        """Offsets of the doc's line starts, relative to its first byte."""
-        first = int(self.doc_lines[doc])
-        last = int(self.doc_lines[doc + 1]) if doc + 1 < len(self.doc_lines) else len(self.lines)
-        return np.asarray(self.lines[first:last]) - np.uint64(int(self.offsets[doc]) + len(DOC_SEP))
-
-    def lines_text(self, doc: int, start_line: int, end_line: int) -> str:
-        """Lines start_line..end_line (1-based, inclusive) of a doc, without the final newline."""
-        base = int(self.offsets[doc]) + len(DOC_SEP)
-        end_doc = int(self.offsets[doc + 1]) if doc + 1 < len(self.offsets) else len(self.data)
-        first = int(self.doc_lines[doc])
-        num = (int(self.doc_lines[doc + 1]) if doc + 1 < len(self.doc_lines) else len(self.lines)) - first
-        start = int(self.lines[first + start_line - 1]) if 1 <= start_line <= num else base
-        end = int(self.lines[first + end_line]) if end_line < num else end_doc
-        return self.data[start:end].decode("utf-8", errors="replace").removesuffix("\n")
-
-    def doc_bytes(self, doc: int) -> bytes:
-        start = int(self.offsets[doc]) + len(DOC_SEP)
-        end = int(self.offsets[doc + 1]) if doc + 1 < len(self.offsets) else len(self.data)
-        return self.data[start:end]
-
-    def close(self) -> None:
-        self.table._mmap.close()  # type: ignore[attr-defined]
-        self.data.close()
-        self.data_file.close()
-
-
 class ExactMatcher:
-    """Maximal matching spans of a snippet over all shards at once (one engine, fanned out in C++)."""
+    """Maximal matching spans of a snippet over all shards at once: one engine whose every find
+    runs a thread per shard in C++ and merges their rank ranges (FindResult.segment_by_shard)."""
 
     def __init__(self, shard_dirs: Iterable[Path], cfg: ExactConfig):
         from infini_gram.engine import InfiniGramEngine
@@ -181,12 +133,16 @@ class ExactMatcher:
             missing = [name for name in ENGINE_FILES if not (d / name).is_file()]
             if missing:
                 raise AttributionError(f"{d}: missing {', '.join(missing)}; rebuild with `starforge attribution index`")
-        self.tables = [_ShardTables(d) for d in self.shard_dirs]
-        self.engine = InfiniGramEngine(index_dir=[str(d) for d in self.shard_dirs], **ENGINE_KW) if self.shard_dirs else None
+        self.tables = [ShardTables(d, cfg.preload) for d in self.shard_dirs]
+        depth = cfg.prefetch_depth
+        self.engine = InfiniGramEngine(index_dir=[str(d) for d in self.shard_dirs], **ENGINE_KW,
+                                       ds_prefetch_depth=min(depth, 1), sa_prefetch_depth=depth) if self.shard_dirs else None
+        self.finds = 0  # suffix-array lookups so far (the profile in docs/attribution.md counts them)
 
     def _find(self, ids: list[int]):
         # The C++ engine directly: the Python wrapper re-checks every id, O(len) per call, and
         # bytes are always valid u8 ids.
+        self.finds += 1
         return self.engine.engine.find(input_ids=ids)  # type: ignore[union-attr]
 
     def _occurs(self, data: bytes, start: int, end: int) -> bool:
@@ -261,28 +217,63 @@ class ExactMatcher:
         return good
 
     def locations(self, span: Span, data: bytes) -> list[Location]:
-        """Up to max_locations training places of a span of `data`, in shard order.
+        """Up to max_locations training places of a span of `data`, in shard and file order.
+
+        A span seen at most max_locations times lists every place. A more common one (a licence
+        header, a vendored module) lists a sample: up to exact.sample_ranks occurrences evenly
+        spaced over its suffix-array ranks, read in one gather per shard, then one place per
+        distinct file, evenly spread; `span.count` stays the exact total. So the cost is bounded
+        by sample_ranks, not by how often the span occurs.
 
         Lines are those of the span without its leading and trailing whitespace, so a span that
         begins with the newline ending a line, or ends in the indentation of the next, names
         only the lines it really shares.
         """
-        out: list[Location] = []
         text = data[span.start:span.end]
         core = text.strip()
         lead = len(text) - len(text.lstrip()) if core else 0
         length = len(core) if core else len(text)
-        for shard, (lo, hi) in enumerate(span.segments):
-            tables = self.tables[shard]
-            for rank in range(lo, min(hi, lo + self.cfg.max_locations - len(out))):
-                doc, first, last, offset = tables.locate(tables.ptr(rank) + lead, length)
-                out.append(Location(shard, doc, first, last, offset - lead))
-            if len(out) >= self.cfg.max_locations:
-                break
+        out = [Location(shard, doc, first, last, offset - lead)
+               for shard, ptr in self._places(span)
+               for doc, first, last, offset in [self.tables[shard].locate(ptr + lead, length)]]
         out.sort(key=lambda loc: (loc.shard, loc.doc, loc.start_line))
         return out
+
+    def _places(self, span: Span) -> list[tuple[int, int]]:
+        """(shard, text offset) of the occurrences `locations` lists."""
+        k = self.cfg.max_locations
+        sizes = np.array([hi - lo for lo, hi in span.segments], dtype=np.int64)
+        total = int(sizes.sum())
+        if total == 0 or k <= 0:
+            return []
+        cap = total if total <= k else min(total, max(k, self.cfg.sample_ranks))
+        picks = np.unique(np.linspace(0, total - 1, cap).round().astype(np.int64))
+        bounds = np.concatenate(([0], np.cumsum(sizes)))
+        shard_of = np.searchsorted(bounds, picks, side="right") - 1
+        cands: list[tuple[int, int, int]] = []  # (shard, doc, ptr) in rank order
+        for shard in np.unique(shard_of).tolist():
+            tables = self.tables[shard]
+            ranks = picks[shard_of == shard] - bounds[shard] + span.segments[shard][0]
+            ptrs = tables.ptrs(ranks)
+            cands.extend(zip([shard] * len(ptrs), tables.docs_of(ptrs).tolist(), ptrs.tolist()))
+        if len(cands) <= k:
+            return [(s, p) for s, _, p in cands]
+        seen: set[tuple[int, int]] = set()
+        distinct, rest = [], []
+        for c in cands:
+            (rest if (c[0], c[1]) in seen else distinct).append(c)
+            seen.add((c[0], c[1]))
+        chosen = _spread(distinct, k) if len(distinct) >= k else distinct + _spread(rest, k - len(distinct))
+        return [(s, p) for s, _, p in chosen]
 
     def close(self) -> None:
         for t in self.tables:
             t.close()
         self.engine = None
+
+
+def _spread(items: list, k: int) -> list:
+    """k items evenly spaced over `items` (all of them when there are at most k)."""
+    if len(items) <= k:
+        return list(items)
+    return [items[int(i * len(items) / k)] for i in range(k)]

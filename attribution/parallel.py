@@ -35,6 +35,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from attribution.config import AttributionConfig
 from attribution.corpus import Shard
+from attribution.shard import build_shard_if_due
 from starforge import executors
 from starforge.errors import AttributionError
 
@@ -57,8 +58,6 @@ class ShardIndexStep(PipelineStep):
         self.cfg = cfg
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from attribution.index import build_shard_if_due
-
         for shard in self.shards[rank::world_size]:
             with self.track_time():
                 built = build_shard_if_due(shard, self.shards_dir, self.cfg)

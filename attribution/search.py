@@ -108,27 +108,30 @@ class Searcher:
         return hits[:k]
 
 
-def window_words(snippet: str, limit: int = 16) -> list[bytes]:
+def window_words(snippet: str, limit: int = 4) -> list[bytes]:
     """The snippet's longest distinct identifiers (long ones are rare ones), to place a hit's lines."""
     words = {m.group() for m in IDENT.finditer(snippet) if len(m.group()) >= 3 and not m.group().isdigit()}
     return [w.encode() for w in sorted(words, key=lambda w: (-len(w), w))[:limit]]
 
 
 def best_window(data: bytes, line_starts: np.ndarray, words: list[bytes], num_lines: int,
-                max_hits: int = 1000) -> tuple[int, int]:
+                max_hits: int = 64) -> tuple[int, int]:
     """1-based inclusive lines of the `num_lines`-line window of a file (`data`, its line start
     offsets) holding most occurrences of `words`. bytes.find in C, not a tokeniser in Python:
-    tokenising every line of ten long files cost ~30 ms a query."""
+    tokenising every line of ten long files cost ~30 ms a query. A word found more than
+    `max_hits` times in the file (bytes.count, one pass in C) is too common to place a window
+    and is left out: following every hit of such words was 70% of a whole check (profile in
+    docs/attribution.md)."""
     total = len(line_starts)
     if total == 0:
         return 1, 1
     positions: list[int] = []
     for word in words:
+        if data.count(word) > max_hits:
+            continue
         pos = data.find(word)
-        found = 0
-        while pos >= 0 and found < max_hits:
+        while pos >= 0:
             positions.append(pos)
-            found += 1
             pos = data.find(word, pos + len(word))
     width = max(1, min(num_lines, total))
     if not positions:

@@ -66,3 +66,21 @@ def test_duplicated_file_reports_every_location_and_count(tmp_path):
         exact = att.check(lines_of(src, start, end))["exact"]
     assert {(m["repo"], m["path"]) for m in exact} == {("a/one", "bisect.py"), ("b/two", "vendored/bisect.py")}
     assert all(m["count"] == 2 and (m["start_line"], m["end_line"]) == (start, end) for m in exact)
+
+
+def test_common_span_lists_a_sample_of_distinct_files_and_the_exact_count(tmp_path):
+    src = STDLIB / "bisect.py"
+    copies = [(f"r{i:02d}", "bisect.py", src) for i in range(30)]
+    write_kept(tmp_path / "data" / "kept" / "00000.jsonl.gz", copies[:18])
+    write_kept(tmp_path / "data" / "kept" / "00001.jsonl.gz", copies[18:])
+    cfg = AttributionConfig(input=tmp_path / "data", output=tmp_path / "idx")
+    cfg.exact.sample_ranks = 12  # fewer candidates than places: the sample still spans both shards
+    build_index(cfg)
+    start, end = function_lines(src, "insort_right")
+    with Attributor(tmp_path / "idx") as att:
+        exact = att.check(lines_of(src, start, end))["exact"]
+        assert len(exact) == att.cfg.exact.max_locations == 10
+    assert all(m["count"] == 30 and (m["start_line"], m["end_line"]) == (start, end) for m in exact)
+    repos = [m["repo"] for m in exact]
+    assert len(set(repos)) == 10  # one place per file, never the same file twice
+    assert any(r < "r18" for r in repos) and any(r >= "r18" for r in repos)  # from both shards

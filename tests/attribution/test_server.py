@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from attribution_corpus import STDLIB, function_lines, lines_of
 
+from attribution.config import ServerConfig
 from attribution.server import make_server
 
 
@@ -94,3 +99,112 @@ def test_megabyte_snippet_gets_413_with_the_limit(base_url):
 def test_query_syntax_and_odd_text_get_200(base_url, snippet):
     status, body = _post(base_url + "/api/check", json.dumps({"snippet": snippet}).encode())
     assert status == 200 and isinstance(body["search"], list) and 0.0 <= body["membership"] <= 1.0
+
+
+def _serve(index_dir, cfg):
+    server = make_server(index_dir, port=0, cfg=cfg)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _stop(server) -> None:
+    server.shutdown()
+    server.server_close()
+    server.attributor.close()
+
+
+def test_fifty_concurrent_posts_are_all_answered(index_dir):
+    server = _serve(index_dir, ServerConfig())
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/check"
+    start, end = function_lines(STDLIB / "heapq.py", "heappush")
+    body = json.dumps({"snippet": lines_of(STDLIB / "heapq.py", start, end)}).encode()
+    barrier = threading.Barrier(50)
+    results: list = []
+
+    def client() -> None:
+        barrier.wait()
+        try:
+            results.append(_post(url, body))
+        except OSError as exc:  # a reset connection: what backlog 5 did to half of them
+            results.append((type(exc).__name__, {}))
+
+    threads = [threading.Thread(target=client) for _ in range(50)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        _stop(server)
+    assert [status for status, _ in results] == [200] * 50
+    assert all(reply["exact"][0]["start_line"] == start for _, reply in results)
+
+
+def _half_sent(port: int) -> socket.socket:
+    """A POST whose body never arrives."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b'POST /api/check HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"snip')
+    return sock
+
+
+def test_idle_half_sent_requests_time_out_and_do_not_block_others(index_dir):
+    cfg = ServerConfig(max_connections=8, read_timeout_s=1.0)
+    server = _serve(index_dir, cfg)
+    port = server.server_address[1]
+    url = f"http://127.0.0.1:{port}/api/check"
+    idle = [_half_sent(port) for _ in range(4)]
+    try:
+        t0 = time.monotonic()
+        status, _ = _post(url, b'{"snippet": "import heapq"}')  # served beside the idle ones
+        assert status == 200 and time.monotonic() - t0 < cfg.read_timeout_s
+        for sock in idle:  # each is answered 408 and closed once its timeout passes
+            reply = sock.recv(4096)
+            assert reply.startswith(b"HTTP/1.0 408"), reply[:80]
+            sock.close()
+        # Filling every connection slot gets the next client a 503 at once, never a hang ...
+        idle = [_half_sent(port) for _ in range(cfg.max_connections)]
+        time.sleep(0.2)
+        status, reply = _post(url, b'{"snippet": "import heapq"}')
+        assert status == 503 and "busy" in reply["error"]
+        # ... and once those time out, the server serves again.
+        for sock in idle:
+            sock.recv(4096)
+            sock.close()
+        idle = []
+        time.sleep(0.2)
+        assert _post(url, b'{"snippet": "import heapq"}')[0] == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        _stop(server)
+
+
+def _serve_in_process(index_dir, cfg, conn) -> None:
+    from attribution.server import serve
+
+    serve(index_dir, port=0, cfg=cfg, ready=conn.send)
+
+
+def test_preforked_servers_answer_together_and_stop_together(index_dir):
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve_in_process, args=(index_dir, ServerConfig(processes=2), child))
+    proc.start()
+    try:
+        assert parent.poll(60), "server did not start"
+        url = f"http://127.0.0.1:{parent.recv()}/api/check"
+        workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(workers) == 1  # the second server, forked after the index was opened
+        results: list = []
+        threads = [threading.Thread(target=lambda: results.append(_post(url, b'{"snippet": "import heapq"}')))
+                   for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert [status for status, _ in results] == [200] * 40
+    finally:
+        proc.terminate()
+        proc.join(30)
+    assert proc.exitcode == 0
+    assert not Path(f"/proc/{workers[0]}").exists() or "Z" in Path(f"/proc/{workers[0]}/stat").read_text().split()[2]

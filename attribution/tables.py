@@ -1,0 +1,103 @@
+"""One shard's text, suffix array and line tables, memory-mapped (the layout in attribution.exact).
+
+Every lookup here costs O(log) of a file's size, or O(1): a match offset is bisected into
+offset.0 (one entry a file), then into the file's own slice of lines.npy. Bisect with numpy
+scalars of the arrays' dtype: `np.searchsorted(uint64_array, python_int)` casts the whole array
+first (numpy 2), an O(corpus) copy per call that made line numbers the dominant cost of a query
+on large shards (docs/attribution.md, "Profile").
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+
+import numpy as np
+
+from starforge.errors import AttributionError
+
+DOC_SEP = b"\xff"
+
+
+class ShardTables:
+    """A shard's tables; `preload` asks the kernel to read the text and suffix array ahead."""
+
+    def __init__(self, shard_dir: Path, preload: bool = False):
+        if preload:
+            for name in ("tokenized.0", "table.0"):
+                _readahead(shard_dir / name)
+        self.data_file = (shard_dir / "tokenized.0").open("rb")
+        self.data = mmap.mmap(self.data_file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.offsets = np.fromfile(shard_dir / "offset.0", dtype=np.uint64)
+        self.lines = np.load(shard_dir / "lines.npy", mmap_mode="r")
+        self.doc_lines = np.load(shard_dir / "doc_lines.npy")
+        size = len(self.data)
+        # build_sa stores each rank as ceil(log2(size)/8) little-endian bytes.
+        self.ptr_bytes = int(np.ceil(np.log2(size) / 8))
+        self.table = np.memmap(shard_dir / "table.0", dtype=np.uint8, mode="r")
+        if len(self.table) != size * self.ptr_bytes or len(self.doc_lines) != len(self.offsets):
+            raise AttributionError(f"{shard_dir}: index files disagree in size; rebuild with `starforge attribution index`")
+        self._weights = (256 ** np.arange(self.ptr_bytes, dtype=np.uint64)).astype(np.uint64)
+
+    def ptr(self, rank: int) -> int:
+        b = self.ptr_bytes
+        return int.from_bytes(self.table[rank * b:(rank + 1) * b].tobytes(), "little")
+
+    def ptrs(self, ranks: np.ndarray) -> np.ndarray:
+        """Text offsets (uint64) of suffix-array ranks, read in one gather."""
+        b = self.ptr_bytes
+        idx = np.asarray(ranks, dtype=np.int64)[:, None] * b + np.arange(b)
+        return (self.table[idx].astype(np.uint64) * self._weights).sum(axis=1, dtype=np.uint64)
+
+    def docs_of(self, ptrs: np.ndarray) -> np.ndarray:
+        """The file (index into offset.0) holding each text offset."""
+        return np.searchsorted(self.offsets, np.asarray(ptrs, dtype=np.uint64), side="right").astype(np.int64) - 1
+
+    def _doc_line_range(self, doc: int) -> tuple[int, int]:
+        first = int(self.doc_lines[doc])
+        last = int(self.doc_lines[doc + 1]) if doc + 1 < len(self.doc_lines) else len(self.lines)
+        return first, last
+
+    def locate(self, ptr: int, length: int) -> tuple[int, int, int, int]:
+        """(doc, 1-based first line, last line, byte offset inside the doc) of match [ptr, ptr+length)."""
+        doc = int(np.searchsorted(self.offsets, np.uint64(ptr), side="right")) - 1
+        first, last = self._doc_line_range(doc)
+        starts = self.lines[first:last]  # this file's line starts only
+        start_line = int(np.searchsorted(starts, np.uint64(ptr), side="right"))
+        end_line = int(np.searchsorted(starts, np.uint64(ptr + max(length, 1) - 1), side="right"))
+        return doc, start_line, end_line, ptr - int(self.offsets[doc]) - len(DOC_SEP)
+
+    def line_starts(self, doc: int) -> np.ndarray:
+        """Offsets of the doc's line starts, relative to its first byte."""
+        first, last = self._doc_line_range(doc)
+        return np.asarray(self.lines[first:last]) - np.uint64(int(self.offsets[doc]) + len(DOC_SEP))
+
+    def lines_text(self, doc: int, start_line: int, end_line: int) -> str:
+        """Lines start_line..end_line (1-based, inclusive) of a doc, without the final newline."""
+        base = int(self.offsets[doc]) + len(DOC_SEP)
+        end_doc = int(self.offsets[doc + 1]) if doc + 1 < len(self.offsets) else len(self.data)
+        first, last = self._doc_line_range(doc)
+        num = last - first
+        start = int(self.lines[first + start_line - 1]) if 1 <= start_line <= num else base
+        end = int(self.lines[first + end_line]) if end_line < num else end_doc
+        return self.data[start:end].decode("utf-8", errors="replace").removesuffix("\n")
+
+    def doc_bytes(self, doc: int) -> bytes:
+        start = int(self.offsets[doc]) + len(DOC_SEP)
+        end = int(self.offsets[doc + 1]) if doc + 1 < len(self.offsets) else len(self.data)
+        return self.data[start:end]
+
+    def close(self) -> None:
+        self.table._mmap.close()  # type: ignore[attr-defined]
+        self.data.close()
+        self.data_file.close()
+
+
+def _readahead(path: Path) -> None:
+    """Ask the kernel to read a file into the page cache in the background (no wait, no copy)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+    finally:
+        os.close(fd)
