@@ -1,7 +1,8 @@
 """`starforge pii scan`: findings in files and folders, never their values.
 
 One row per finding (path:line:col, class, recognizer) or, with `as_json`, one JSON object;
-then a summary (files, skipped by reason, findings per class, MB/s).
+then a summary (files, skipped by reason, text files that are not UTF-8, findings per class,
+MB/s). Text in any encoding is scanned (pii/files.py); only binary files are skipped.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ def scan_paths(paths: list[Path], config: PiiConfig, as_json: bool = False) -> i
     analyzer = PiiAnalyzer(config)
     files = [f for p in paths for f in walk_files(p)]
     report, skipped, per_class = [], Counter(), Counter()
-    nbytes, t0 = 0, time.perf_counter()
+    nbytes, non_utf8, t0 = 0, 0, time.perf_counter()
     for path in progress(files, desc="scan", unit="file"):
         text, reason = read_source(path, config.max_file_bytes)
         if text is None:
             skipped[reason] += 1
-            report.append({"path": str(path), "skipped": reason, "findings": []})
+            report.append({"path": str(path), "skipped": reason, "non_utf8": False, "findings": []})
             continue
+        non_utf8 += reason == "non_utf8"
         nbytes += len(text)
         findings = analyzer.analyze(text, path)
         rows = []
@@ -51,10 +53,10 @@ def scan_paths(paths: list[Path], config: PiiConfig, as_json: bool = False) -> i
             per_class[f.cls] += 1
             if not as_json:
                 print(f"{path}:{line}:{col}\t{f.cls}\t{f.recognizer}")
-        report.append({"path": str(path), "skipped": None, "findings": rows})
+        report.append({"path": str(path), "skipped": None, "non_utf8": reason == "non_utf8", "findings": rows})
     seconds = time.perf_counter() - t0
     summary = {"files": len(files), "scanned": len(files) - sum(skipped.values()), "skipped": dict(skipped),
-               "findings": dict(per_class), "mb": round(nbytes / 1e6, 3),
+               "non_utf8": non_utf8, "findings": dict(per_class), "mb": round(nbytes / 1e6, 3),
                "mb_s": round(nbytes / 1e6 / max(seconds, 1e-9), 2)}
     if as_json:
         json.dump({"files": report, "summary": summary}, sys.stdout)
@@ -62,6 +64,7 @@ def scan_paths(paths: list[Path], config: PiiConfig, as_json: bool = False) -> i
     for item in report:
         if item["skipped"]:
             logger.debug("%s: not scanned (%s)", item["path"], item["skipped"])
-    logger.info("scanned %d of %d files (%.2f MB, %.1f MB/s); skipped %s; findings %s", summary["scanned"],
-                summary["files"], summary["mb"], summary["mb_s"], dict(skipped) or "none", dict(per_class) or "none")
+    logger.info("scanned %d of %d files (%d not UTF-8; %.2f MB, %.1f MB/s); skipped %s; findings %s",
+                summary["scanned"], summary["files"], non_utf8, summary["mb"], summary["mb_s"], dict(skipped) or "none",
+                dict(per_class) or "none")
     return 0

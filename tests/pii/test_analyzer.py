@@ -71,11 +71,12 @@ def test_offsets_survive_non_ascii_text_and_crlf_line_ends():
 
 # -- hostile input -----------------------------------------------------------------------------
 
-def test_binary_and_undecodable_files_reported(tmp_path):
+def test_binary_files_reported_non_utf8_text_scanned(tmp_path):
     (tmp_path / "a.bin").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 10)
-    (tmp_path / "b.txt").write_bytes("caf\u00e9 ana@posteo.de".encode("latin-1"))
+    (tmp_path / "b.txt").write_bytes("caf\u00e9 ana.lima@posteo.de".encode("latin-1"))
     assert read_source(tmp_path / "a.bin", None) == (None, "binary")
-    assert read_source(tmp_path / "b.txt", None) == (None, "undecodable")
+    text, note = read_source(tmp_path / "b.txt", None)
+    assert note == "non_utf8" and [f.cls for f in PiiAnalyzer().analyze(text)] == ["email"]
     assert read_source(tmp_path / "b.txt", 4) == (None, "too_large")
 
 
