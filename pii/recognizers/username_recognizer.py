@@ -12,8 +12,10 @@ import re
 
 from presidio_analyzer import Pattern
 
-from pii.recognizers.base import CodePatternRecognizer, line_bounds
-from pii.recognizers.password_recognizer import URL_CREDENTIALS_PATTERN, is_documentation_host, is_placeholder
+from pii.recognizers import register_recognizer
+from pii.recognizers.base import CodePatternRecognizer, Triggers, line_bounds
+from pii.recognizers.password_recognizer import is_documentation_host, is_placeholder
+from pii.recognizers.url_credentials_recognizer import URL_CREDENTIALS_PATTERN, URL_CREDENTIALS_TRIGGER
 
 URL_USER_PATTERN = URL_CREDENTIALS_PATTERN.replace("(?P<user>", "(?P<value>").replace("(?P<value>[^@", "(?P<pw>[^@")
 CONNECTION_USER_PATTERN = (
@@ -22,17 +24,21 @@ CONNECTION_USER_PATTERN = (
 _PASSWORD_NEAR = re.compile(r"(?i)\b(?:password|pwd)\s*=\s*[^;\"'\s]")
 
 
+@register_recognizer
 class UsernameRecognizer(CodePatternRecognizer):
-    ENTITY = "USERNAME"
+    CLASS = "username"
+    # the URL's userinfo, or the password a connection string's user must stand beside
+    TRIGGERS = Triggers(patterns=(URL_CREDENTIALS_TRIGGER,), words=("passw", "pwd"))
+    CONFIG = ("ignore_usernames", "fake_markers", "ignore_email_domains")
 
     def __init__(self, ignore_usernames: list[str] = (), fake_markers: list[str] = (),
-                 ignore_domains: list[str] = ()):
+                 ignore_email_domains: list[str] = ()):
         super().__init__([Pattern("url_credentials", URL_USER_PATTERN, 0.7),
                           Pattern("connection_string", CONNECTION_USER_PATTERN, 0.7)],
                          context=["user", "username", "login"])
         self.ignore = frozenset(u.lower() for u in ignore_usernames)
         self.fake_markers = [m.lower() for m in fake_markers]
-        self.ignore_domains = tuple(d.lower() for d in ignore_domains)
+        self.ignore_domains = tuple(d.lower() for d in ignore_email_domains)
 
     def accept(self, text: str, match: re.Match[str], start: int, end: int) -> bool:
         value = text[start:end]
