@@ -1,6 +1,11 @@
 """Passwords in keyword connection strings: `Password=...;` / `Pwd=...` of ADO.NET, ODBC,
 OLE DB and JDBC SQL Server (`;`-separated), and libpq's `password=...` (space-separated).
 
+Quoting as the drivers read it: ODBC's braces (`Pwd={p;ss}`, `}}` for a literal brace),
+single quotes (ADO.NET's `Password='p;ss'`, `''` for a quote; libpq's `password='p ss'`,
+`\\'` for one). A braced value that could be a format field (`Pwd={password}`, `{0}`,
+`{cfg.pwd}`: a name without digits) is a template, not a password.
+
 A `password=` or `pwd=` counts only on a line that also names a server, host, user or
 database (`Server=`, `Data Source=`, `Uid=`, `host=`, `dbname=`...): a lone `pwd=` is too
 often something else.
@@ -19,6 +24,16 @@ from pii.recognizers.password_recognizer import password_value_ok
 CONNECTION_STRING_PATTERN = (
     r"(?i)(?:^|(?<=[;\"'\s]))(?:password|pwd)\s*=\s*(?P<value>[^;\"'\s,()]{1,128}+)(?=;|[\"']|\s|$)"
 )
+# ODBC: `{...}` with `}}` for a literal `}`.
+BRACED_PASSWORD_PATTERN = (
+    r"(?i)(?:^|(?<=[;\"'\s]))(?:password|pwd)\s*=\s*\{(?P<value>(?:[^}\n]|\}\}){1,128}+)\}(?=;|[\"']|\s|$)"
+)
+# ADO.NET (`''` escapes a quote) and libpq (`\'`): single quotes, spaces and `;` allowed inside.
+QUOTED_PASSWORD_PATTERN = (
+    r"(?i)(?:^|(?<=[;\"\s]))(?:password|pwd)\s*=\s*'(?P<value>(?:[^'\\\n]|''|\\.){1,128}+)'(?=;|[\"]|\s|$)"
+)
+# A format field, not an ODBC-quoted password: `{password}`, `{0}`, `{cfg.db_pwd}`, `{pw!r}`.
+_FORMAT_FIELD = re.compile(r"\d*|[A-Za-z_][A-Za-z_.]*(?:\[\w*\])?(?:![rsa])?(?::[^{}]*)?")
 _CONNECTION_CONTEXT = re.compile(
     r"(?i)\b(?:server|data source|host|hostname|user id|userid|uid|user|database|dbname|initial catalog|port)\s*=")
 
@@ -30,7 +45,9 @@ class ConnectionStringRecognizer(CodePatternRecognizer):
     CONFIG = ("fake_markers",)
 
     def __init__(self, fake_markers: list[str] = ()):
-        super().__init__([Pattern("connection_string", CONNECTION_STRING_PATTERN, 0.8)],
+        super().__init__([Pattern("connection_string", CONNECTION_STRING_PATTERN, 0.8),
+                          Pattern("connection_string", BRACED_PASSWORD_PATTERN, 0.85),
+                          Pattern("connection_string", QUOTED_PASSWORD_PATTERN, 0.85)],
                          context=["password", "pwd", "connection"])
         self.fake_markers = [m.lower() for m in fake_markers]
 
@@ -38,4 +55,11 @@ class ConnectionStringRecognizer(CodePatternRecognizer):
         lo, hi = line_bounds(text, start, end, limit=300)
         if not _CONNECTION_CONTEXT.search(text, lo, hi):
             return False
-        return password_value_ok(text[start:end], self.fake_markers)
+        value = text[start:end]
+        if match.re.pattern == BRACED_PASSWORD_PATTERN and _FORMAT_FIELD.fullmatch(value):
+            return False
+        if match.re.pattern == CONNECTION_STRING_PATTERN and value.startswith("{"):
+            return False  # braced: the braced pattern reads it whole
+        if match.re.pattern == QUOTED_PASSWORD_PATTERN and " " in value and re.fullmatch(r"[A-Za-z ]+", value):
+            return False  # prose: `password='not set yet'`
+        return password_value_ok(value, self.fake_markers)

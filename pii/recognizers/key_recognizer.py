@@ -134,7 +134,7 @@ _NOT_SECRET_KEY_WORDS = frozenset(
     "dedup idempotency object s3 bucket blob storage translation i18n l10n message msg registry shortcut hot "
     "keyboard press event attr attribute field param query config setting settings option state store redis "
     "memcache shard order join ref parent child node".split())
-_NOT_SECRET_NAME = re.compile(
+NOT_SECRET_NAME = re.compile(
     r"(?i)hash|sha\d|md5|checksum|digest|integrity|uuid|guid|_id$|^id_|type|name|path|file|url|uri|"
     r"endpoint|length|size|count|max|min|expir|ttl|timeout|header|prefix|suffix|format|version|env|"
     r"var|field|label|pattern|regex|class|kind|mode|scope|method|tokeniz|tokens_|_tokens|num_token|"
@@ -274,7 +274,7 @@ class KeyRecognizer(CodePatternRecognizer):
         return True
 
     def _accept_assignment(self, value: str, name: str) -> bool:
-        if len(value) < self.min_secret_length or _NOT_SECRET_NAME.search(name):
+        if len(value) < self.min_secret_length or NOT_SECRET_NAME.search(name):
             return False
         if not _STRONG_SECRET_NAME.search(name):  # only `key`: its last word, and not a lookup key
             words = [w.lower() for w in _NAME_WORDS.findall(name)]

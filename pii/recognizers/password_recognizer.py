@@ -45,14 +45,14 @@ COMMAND_LINE_PATTERN = (
 NETRC_PATTERN = r"\bmachine\s+\S+\s+login\s+\S+\s+password\s+(?P<value>\S{3,128}+)"
 # Names that hold something about a password, not one: matched against the name's words
 # (split at `_`, `.`, `-` and camelCase), so `admin_pass` is not rejected for "min".
-_NOT_PASSWORD_WORDS = frozenset(
+NOT_PASSWORD_WORDS = frozenset(
     "hash hashed hasher salt length len field label prompt hint regex pattern policy validator validation "
     "reset forgot url uri path file env var help message msg error text column attr name type input widget "
     "min max strength expiry expires expiration change manager mode flag enabled required placeholder template "
     "form view encoder confirm confirmation verify check rule score count timeout retry retries attempts "
     "storage store backend cmd command option options rounds iterations algorithm algo chars state last "
     "used status".split())
-_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _TEMPLATED = re.compile(r"\$\{|\{\{|\}\}|%\(|^%s$|^<.*>$|^\$\w|\{\w*\}|^\*+$|^\.+$|^\?+$|^x+$", re.IGNORECASE)
 _CALL_OR_IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*(?:\(.*)?|[A-Za-z_]\w*\.\w[\w.]*")
 _NAMED_VALUES = frozenset(
@@ -116,8 +116,8 @@ class PasswordRecognizer(CodePatternRecognizer):
         if pattern == ASSIGNED_PASSWORD_PATTERN:
             value = match.group("value") or match.group("bare")
             name = match.group("name")
-            words = {w.lower() for w in _NAME_WORDS.findall(name)}
-            if words & _NOT_PASSWORD_WORDS or value.startswith(("/", "./", "~/", "$")):
+            words = {w.lower() for w in NAME_WORDS.findall(name)}
+            if words & NOT_PASSWORD_WORDS or value.startswith(("/", "./", "~/", "$")):
                 return False
             if words == {"pass"} and value.isalpha():
                 return False  # a bare `pass` key is ambiguous (`'pass': 'bandpass'`): want a non-letter

@@ -2,8 +2,9 @@
 
 detect-secrets BasicAuthDetector's shape. It covers every driver configured by URL:
 PostgreSQL and MySQL (`postgresql://`, `mysql+pymysql://`, `jdbc:mysql://u:p@h`), MongoDB
-(`mongodb://`, `mongodb+srv://`), AMQP (`amqp://`, `amqps://`), Redis, SQLAlchemy, Celery
-brokers and HTTP basic auth.
+(`mongodb://`, `mongodb+srv://`), AMQP (`amqp://`, `amqps://`), Redis (`redis://:password@host`
+and `rediss://`: no user, the `default` user of Redis 6 ACLs and the only form before them),
+SQLAlchemy, Celery brokers and HTTP basic auth.
 
 Ignored: documentation hosts (`example.com`, `.test`, `localhost`), placeholders (the password
 rules, password_recognizer.is_placeholder), a port read as a password (`host:8080@`), and a
@@ -22,7 +23,7 @@ from pii.recognizers.password_recognizer import is_documentation_host, password_
 
 # The `user` group is also read by the username recognizer.
 URL_CREDENTIALS_PATTERN = (
-    r"(?<![\w+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,20}://(?P<user>[^:/?#@\s\"'<>{}\[\]\\]{1,64}+)"
+    r"(?<![\w+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,20}://(?P<user>[^:/?#@\s\"'<>{}\[\]\\]{0,64}+)"
     r":(?P<value>[^@/?#\s\"'<>\\]{1,128}+)@(?P<host>[\w\-]+(?:\.[\w\-]+)*|\[)"
 )
 URL_CREDENTIALS_TRIGGER = r":[^\s/@\"'<>]{1,128}@"
