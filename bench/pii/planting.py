@@ -8,6 +8,7 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import regex
 
@@ -52,6 +53,30 @@ HARD = {
 }
 
 
+def driver_syntax(t: str, host: str, user: tuple[str, str], pw: tuple[str, str]):
+    """A connection string in one of the drivers' syntaxes (ADO.NET's above; JDBC query
+    parameters, ODBC braces, Oracle's `user/password@`, libpq quoting, Redis without a user,
+    a token-bearing URL's password twin), chosen by a generator seeded with the password, so the
+    main generator draws exactly what it drew before these syntaxes existed."""
+    sub = random.Random(pw[1])
+    kind = sub.choice(["adonet", "jdbc_query", "odbc", "oracle", "libpq", "redis"])
+    if kind == "jdbc_query":
+        pw = (pw[0], quote(pw[1], safe=""))
+        t = "jdbc:mysql://" + host + ":3306/app?useSSL=true&user={u}&password={p}&serverTimezone=UTC"
+    elif kind == "odbc":
+        t = "Driver={ODBC Driver 18 for SQL Server};Server=" + host + ";Uid={u};Pwd={" + "{p}" + "};Encrypt=yes;"
+    elif kind == "oracle":
+        pw = (pw[0], "".join(c for c in pw[1] if c.isalnum()))
+        t = "jdbc:oracle:thin:{u}/{p}@//" + host + ":1521/ORCL"
+    elif kind == "libpq":
+        t = "host=" + host + " port=5432 dbname=app user={u} password='{p}' sslmode=require"
+    elif kind == "redis":
+        pw = (pw[0], quote(pw[1], safe=""))
+        user = ("", "")
+        t = "redis://:{p}@" + host.replace("db.", "cache.") + ":6379/0"
+    return t, user, pw
+
+
 def make_hard_item(rng: random.Random, cls: str) -> Item:
     t = rng.choice(HARD[cls])
     if cls == "email":
@@ -66,6 +91,8 @@ def make_hard_item(rng: random.Random, cls: str) -> Item:
         kind, value = gen_key(rng)
         while kind == "pem":
             kind, value = gen_key(rng)
+        if t.startswith("requests.get") and random.Random(value).random() < 0.5:  # drawn aside, as driver_syntax
+            t = "requests.get(f\"https://api.acme.io/v1/items?q={q}&api_key={v}&page=2\")"
         return build(t, v=("key", value))
     return build(t, p=("password", gen_password(rng)), u=("", gen_user(rng)))
 
@@ -155,6 +182,7 @@ def make_item(rng: random.Random, ext: str, cls: str) -> Item:
     pw = ("password", gen_password(rng))
     if kind == "connstr":
         t = 'Server=tcp:' + host + ',1433;Database=app;User Id={u};Password={p};Encrypt=true;'
+        t, user, pw = driver_syntax(t, host, user, pw)
         t = {".py": 'CONN = "' + t + '"', ".js": 'const conn = "' + t + '";', ".json": '  "conn": "' + t + '",'}.get(
             ext, "connection_string: \"" + t + "\"" if ext in (".yaml", ".yml") else "    " + t)
         return build(t, u=user, p=pw)
