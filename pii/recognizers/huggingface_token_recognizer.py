@@ -22,7 +22,7 @@ HF_TOKEN_PATTERN = r"(?<![A-Za-z0-9_])(?P<value>(?:hf_|api_org_)(?P<secret>[A-Za
 @register_recognizer
 class HuggingFaceTokenRecognizer(CodePatternRecognizer):
     CLASS = "key"
-    TRIGGERS = Triggers(patterns=(r"(?:hf_|api_org_)[A-Za-z]{34}",))
+    TRIGGERS = Triggers(patterns=(r"hf_[A-Za-z]{34}", r"api_org_[A-Za-z]{34}"))  # literal-led: ~1 GB/s
     CONFIG = ("fake_markers",)
 
     def __init__(self, fake_markers: list[str] = ()):

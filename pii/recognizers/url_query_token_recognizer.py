@@ -30,7 +30,8 @@ QUERY_TOKEN_PATTERN = (
 @register_recognizer
 class UrlQueryTokenRecognizer(CodePatternRecognizer):
     CLASS = "key"
-    TRIGGERS = Triggers(lower_patterns=(r"[?&;][\w.\-]{0,30}(?:token|secret|key|sig|signature)=",))
+    # literals, found with str.find (a regex opening with `[?&;]` would cost a pass at ~50 MB/s)
+    TRIGGERS = Triggers(words=("token=", "secret=", "?key=", "&key=", ";key=", "sig=", "signature="))
     CONFIG = ("fake_markers", "ignore_uuids", "min_secret_length", "min_entropy_ratio")
 
     def __init__(self, fake_markers: list[str] = (), ignore_uuids: bool = True, min_secret_length: int = 16,
