@@ -4,8 +4,9 @@
     findings = scan_text(source, path="settings.py")       # [Finding(cls, start, end, ...)]
     redacted, redactions = redact_text(source, path="settings.py")
 
-`starforge pii scan|redact` is the CLI (pii/cli.py); `pii.step.PiiRedactionStep` the datatrove
-block of the data pipeline; `bench/pii.py` measures accuracy and speed against bigcode's.
+`starforge pii scan|redact` is the CLI (pii/cli.py over pii/scan.py and pii/redact.py);
+`pii.step.PiiRedactionStep` the datatrove block of the data pipeline; `python -m bench.pii`
+(bench/pii/) measures accuracy and speed against bigcode's.
 """
 
 from pii.analyzer import Finding, PiiAnalyzer, scan_text

@@ -9,9 +9,10 @@ positions; presidio sees only windows around them (the trigger's line, at most
 `batch_chars`. Files without a trigger never reach presidio. Each recognizer's evidence lies
 on the trigger's line, so windows lose nothing it would use.
 
-Tokens without a literal prefix have shape triggers of their own (Telegram's `:` and 35
-characters, Discord's `.6.27` tail, Twilio's `AC`/`SK` SIDs, a name ending in `key` given a
-token-like value), each a literal-led regex that runs at over 1 GB/s.
+The triggers are the recognizers' own (each declares `TRIGGERS`), so the prefilter looks only
+for what the configured classes need. Tokens without a literal prefix have shape triggers
+(Telegram's `:` and 35 characters, Discord's `.6.27` tail, Twilio's `AC`/`SK` SIDs, a name
+ending in `key` given a token-like value), each a literal-led regex that runs at over 1 GB/s.
 
 Bounded on hostile input: a 50 MB single-line file costs one linear pass of the triggers plus
 windows; a file of nothing but candidates costs calls of `batch_chars` each, linear in its
@@ -34,64 +35,48 @@ from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
 from pii.config import PiiConfig
 from pii.recognizers import CLASS_TO_ENTITY, ENTITY_TO_CLASS, build_recognizers
-from pii.recognizers.base import PATTERN_NAME_KEY
+from pii.recognizers.base import PATTERN_NAME_KEY, CodePatternRecognizer, Triggers
 from pii.recognizers.ner_recognizer import NerRecognizer
 
 logger = logging.getLogger(__name__)
 
-# Prefilter triggers. Python's `re` runs a case-insensitive alternation at ~10 MB/s but finds
-# a pattern that opens with a literal at ~1 GB/s, and `str.find` is faster still: so triggers
-# are literal-led regexes, case-sensitive token prefixes, and secret-ish words found in an
-# ASCII-lowercased copy. Each recognizer's own pattern needs one of these on its line.
-TRIGGER_PATTERNS = [
-    re.compile(r"@[A-Za-z0-9\-]+\.[A-Za-z]"),              # e-mail
-    re.compile(r"\.\d{1,3}\.\d{1,3}\.\d"),                  # IPv4
-    re.compile(r":[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]"),          # IPv6
-    re.compile(r":[^\s/@\"'<>]{1,128}@"),                  # URL credentials
-    re.compile(r":[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])"),    # Telegram bot token's secret half
-    re.compile(r"\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27}"),   # Discord bot token's last two parts
-    re.compile(r"AC[0-9a-f]{32}"),                          # Twilio account SID
-    re.compile(r"SK[0-9a-f]{32}"),                          # Twilio API key SID
-]
-# Run on the ASCII-lowercased text: a name ending in `key` given a token-like value.
-LOWER_TRIGGER_PATTERNS = [
-    re.compile(r"key[\"'\]]?\s*(?::=|=>|=|:)\s*[rbuf]?[\"']?[a-z0-9+/=_\-.~]{16}"),
-]
-TOKEN_PREFIXES = ("-----BEGIN", "AKIA", "ASIA", "ABIA", "ACCA", "A3T", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
-                  "github_pat_", "glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "glcbt-", "glimt-", "glptt-",
-                  "glagent-", "gloas-", "GR1348941", "xox", "hooks.slack", "k_live_", "T3BlbkFJ", "SG.", "pypi-",
-                  "sq0csp-", "AIza", "npm_", "eyJ", "AccountKey=", "-us")
-SECRET_WORDS = ("secret", "token", "apikey", "api_key", "api-key", "access_key", "access-key", "accesskey",
-                "private_key", "private-key", "privatekey",
-                "auth_key", "signing", "encryption", "credential", "bearer", "session_key", "app_key", "master_key",
-                "passw", "pwd", "passphrase", "_pass", "pass_", "pass\"", "pass'", "pass:", "pass =",
-                "mysql", "authorization", "cloudant", "softlayer", "twilio")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def trigger_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every prefilter trigger in `text`, sorted."""
-    spans = [m.span() for rx in TRIGGER_PATTERNS for m in rx.finditer(text)]
-    lower = text.lower()
-    if len(lower) != len(text):  # a few non-ASCII characters change length when lowered
-        lower = text.translate(_ASCII_LOWER)
-    spans.extend(m.span() for rx in LOWER_TRIGGER_PATTERNS for m in rx.finditer(lower))
-    for needles, haystack in ((TOKEN_PREFIXES, text), (SECRET_WORDS, lower)):
-        for needle in needles:
-            i = haystack.find(needle)
-            while i >= 0:
-                spans.append((i, i + len(needle)))
-                i = haystack.find(needle, i + 1)
-    spans.sort()
-    return spans
+class Prefilter:
+    """Finds candidate positions with the triggers of the recognizers in use (each declares
+    its own, `Triggers` in pii/recognizers/base.py): literal-led regexes, case-sensitive token
+    prefixes, and lower-case words and regexes found in an ASCII-lowercased copy. Each
+    recognizer's own pattern needs one of its triggers on its line."""
+
+    def __init__(self, triggers: list[Triggers]):
+        def union(attr: str) -> list[str]:
+            return list(dict.fromkeys(item for t in triggers for item in getattr(t, attr)))
+        self.patterns = [re.compile(p) for p in union("patterns")]
+        self.lower_patterns = [re.compile(p) for p in union("lower_patterns")]
+        self.prefixes = union("prefixes")
+        self.words = union("words")
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of every trigger in `text`, sorted."""
+        spans = [m.span() for rx in self.patterns for m in rx.finditer(text)]
+        lower = text.lower()
+        if len(lower) != len(text):  # a few non-ASCII characters change length when lowered
+            lower = text.translate(_ASCII_LOWER)
+        spans.extend(m.span() for rx in self.lower_patterns for m in rx.finditer(lower))
+        for needles, haystack in ((self.prefixes, text), (self.words, lower)):
+            for needle in needles:
+                i = haystack.find(needle)
+                while i >= 0:
+                    spans.append((i, i + len(needle)))
+                    i = haystack.find(needle, i + 1)
+        spans.sort()
+        return spans
 
 
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 # Overlapping findings of different classes: the higher score wins, then this order.
 CLASS_PRIORITY = {"key": 0, "password": 1, "username": 2, "email": 3, "ip_address": 4, "name": 5}
-# Patterns that read a lock file's package hashes as secrets.
-LOCK_FILE_NOISE = {"assigned_secret", "detect_secrets:TwilioKeyDetector", "detect_secrets:MailchimpDetector",
-                   "detect_secrets:DiscordBotTokenDetector", "detect_secrets:IbmCloudIamDetector", "twilio_auth_token"}
 
 
 @dataclass(frozen=True)
@@ -126,12 +111,15 @@ class PiiAnalyzer:
     def __init__(self, config: PiiConfig | None = None):
         self.config = config or PiiConfig()
         recognizers = build_recognizers(self.config)
-        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
+        registry = _OrderedRegistry(recognizers=recognizers, supported_languages=["en"])
         nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
         self.engine = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"],
                                      context_aware_enhancer=_NoContextEnhancer())
         self.entities = sorted({e for r in recognizers for e in r.supported_entities})
         self.use_prefilter = self.config.prefilter and not any(isinstance(r, NerRecognizer) for r in recognizers)
+        patterned = [r for r in recognizers if isinstance(r, CodePatternRecognizer)]
+        self.prefilter = Prefilter([r.TRIGGERS for r in patterned])
+        self.lock_file_noise = {(r.CLASS, name) for r in patterned for name in r.LOCK_FILE_NOISE}
         self.calls = 0
         self.chars_analyzed = 0
 
@@ -151,7 +139,7 @@ class PiiAnalyzer:
         w = self.config.window_chars
         windows: list[tuple[int, int]] = []
         last_hi = -1
-        for start, end in trigger_spans(text):
+        for start, end in self.prefilter.spans(text):
             pem = text.startswith("-----BEGIN", start)
             if start < last_hi - w and not pem:  # inside the previous window: nothing new
                 continue
@@ -224,13 +212,14 @@ class PiiAnalyzer:
             return findings
         name = PurePath(path).name
         if any(fnmatch.fnmatch(name, pat) for pat in self.config.lock_files):
-            findings = [f for f in findings if not (f.cls == "key" and f.recognizer in LOCK_FILE_NOISE)]
+            findings = [f for f in findings if (f.cls, f.recognizer) not in self.lock_file_noise]
         return findings
 
     @staticmethod
     def _resolve(findings: list[Finding]) -> list[Finding]:
         """Non-overlapping findings, sorted by start: of overlapping ones, the best survives."""
-        ranked = sorted(findings, key=lambda f: (-f.score, CLASS_PRIORITY.get(f.cls, 9), -(f.end - f.start), f.start))
+        ranked = sorted(findings, key=lambda f: (-f.score, CLASS_PRIORITY.get(f.cls, 9), -(f.end - f.start), f.start,
+                                                 f.recognizer))
         kept: list[Finding] = []
         starts: list[int] = []
         for f in ranked:
@@ -240,6 +229,17 @@ class PiiAnalyzer:
             starts.insert(i, f.start)
             kept.insert(i, f)
         return kept
+
+
+class _OrderedRegistry(RecognizerRegistry):
+    """presidio's registry returns its recognizers through a `set` (hash order, which changes
+    from process to process), and `EntityRecognizer.remove_duplicates` keeps whichever of two
+    equal findings came first: so which recognizer names a finding would vary between runs.
+    Here they run in registration order, and the same input always gives the same findings."""
+
+    def get_recognizers(self, *args, **kwargs):
+        order = {id(r): i for i, r in enumerate(self.recognizers)}
+        return sorted(super().get_recognizers(*args, **kwargs), key=lambda r: order.get(id(r), len(order)))
 
 
 _DEFAULT: PiiAnalyzer | None = None

@@ -1,42 +1,60 @@
-"""One presidio recognizer per PII class; `build_recognizers` makes the set a config asks for."""
+"""The recognizers: one file each in this folder, registered by `@register_recognizer`.
+
+A module here that defines a `CodePatternRecognizer` subclass with the decorator is all a new
+recognizer takes (docs/pii.md shows one): the folder is imported on first use (as eval tasks
+are, `eval/tasks/__init__.py`), and the class declares its PII class, prefilter triggers and
+config fields itself (pii/recognizers/base.py). `build_recognizers` makes the set a config asks
+for: every registered recognizer of a configured class, in name order, plus the optional NER
+model (`ner_model`), which is a model rather than a pattern file and is loaded on its own.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
+from typing import TypeVar
 
 from presidio_analyzer import EntityRecognizer
 
 from pii.config import PiiConfig
-from pii.recognizers.email_recognizer import EmailRecognizer
-from pii.recognizers.ip_recognizer import IpRecognizer
-from pii.recognizers.key_recognizer import KeyRecognizer
+from pii.recognizers.base import CLASS_TO_ENTITY, ENTITY_TO_CLASS, CodePatternRecognizer, Triggers
 from pii.recognizers.ner_recognizer import load_ner_recognizer
-from pii.recognizers.password_recognizer import PasswordRecognizer
-from pii.recognizers.username_recognizer import UsernameRecognizer
 
-ENTITY_TO_CLASS = {"EMAIL_ADDRESS": "email", "IP_ADDRESS": "ip_address", "KEY": "key", "PASSWORD": "password",
-                   "USERNAME": "username", "NAME": "name"}
-CLASS_TO_ENTITY = {v: k for k, v in ENTITY_TO_CLASS.items()}
 logger = logging.getLogger(__name__)
+_REGISTRY: dict[str, type[CodePatternRecognizer]] = {}
+R = TypeVar("R", bound=type[CodePatternRecognizer])
 
-__all__ = ["ENTITY_TO_CLASS", "CLASS_TO_ENTITY", "build_recognizers", "EmailRecognizer", "IpRecognizer",
-           "KeyRecognizer", "PasswordRecognizer", "UsernameRecognizer"]
+__all__ = ["CLASS_TO_ENTITY", "ENTITY_TO_CLASS", "CodePatternRecognizer", "Triggers", "build_recognizers",
+           "recognizer_classes", "register_recognizer"]
+
+
+def register_recognizer(cls: R) -> R:
+    """Class decorator: the analyzer builds `cls` whenever its `CLASS` is configured."""
+    name = cls.__name__
+    if _REGISTRY.get(name, cls) is not cls:
+        raise ValueError(f"recognizer {name!r} registered twice ({_REGISTRY[name].__module__}, {cls.__module__})")
+    if not any(vars(cls.TRIGGERS).values()):
+        raise ValueError(f"recognizer {name!r} declares no TRIGGERS: the prefilter would never show it a match")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def _load_all() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def recognizer_classes() -> list[type[CodePatternRecognizer]]:
+    """Every registered recognizer, by name."""
+    _load_all()
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
 
 
 def build_recognizers(cfg: PiiConfig) -> list[EntityRecognizer]:
     wanted = set(cfg.classes)
-    recognizers: list[EntityRecognizer] = []
-    if "email" in wanted:
-        recognizers.append(EmailRecognizer(cfg.ignore_email_domains, cfg.ignore_email_local_parts, cfg.fake_markers))
-    if "ip_address" in wanted:
-        recognizers.append(IpRecognizer(cfg.ip_allowlist))
-    if "key" in wanted:
-        recognizers.append(KeyRecognizer(cfg.fake_markers, cfg.ignore_uuids, cfg.min_secret_length,
-                                         cfg.min_entropy_ratio))
-    if "password" in wanted:
-        recognizers.append(PasswordRecognizer(cfg.fake_markers, cfg.ignore_email_domains))
-    if "username" in wanted:
-        recognizers.append(UsernameRecognizer(cfg.ignore_usernames, cfg.fake_markers, cfg.ignore_email_domains))
+    recognizers: list[EntityRecognizer] = [cls.from_config(cfg) for cls in recognizer_classes() if cls.CLASS in wanted]
     if "name" in wanted and cfg.ner_model is None:
         logger.info("class 'name' needs a local NER model (ner_model); names are not detected")
     elif cfg.ner_model is not None:

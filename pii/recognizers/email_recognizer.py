@@ -16,7 +16,8 @@ import re
 
 from presidio_analyzer import Pattern
 
-from pii.recognizers.base import CodePatternRecognizer, contains_marker
+from pii.recognizers import register_recognizer
+from pii.recognizers.base import CodePatternRecognizer, Triggers, contains_marker
 
 # Generic TLDs seen in real addresses; every two-letter ccTLD is accepted too, except those
 # that are also common file extensions (`foo@bar.py` is a path, not Paraguay).
@@ -48,15 +49,18 @@ _ADDRESS_LABELS = frozenset("mailto email e-mail mail to from cc bcc reply-to se
 _METASYNTACTIC = frozenset("foo bar baz qux quux spam eggs ham".split())
 
 
+@register_recognizer
 class EmailRecognizer(CodePatternRecognizer):
-    ENTITY = "EMAIL_ADDRESS"
+    CLASS = "email"
+    TRIGGERS = Triggers(patterns=(r"@[A-Za-z0-9\-]+\.[A-Za-z]",))
+    CONFIG = ("ignore_email_domains", "ignore_email_local_parts", "fake_markers")
 
-    def __init__(self, ignore_domains: list[str] = (), ignore_local_parts: list[str] = (),
+    def __init__(self, ignore_email_domains: list[str] = (), ignore_email_local_parts: list[str] = (),
                  fake_markers: list[str] = ()):
         super().__init__([Pattern("email", EMAIL_PATTERN, 0.9)],
                          context=["email", "mail", "author", "maintainer", "contact"])
-        self.ignore_domains = tuple(d.lower() for d in ignore_domains)
-        self.ignore_local_parts = frozenset(p.lower() for p in ignore_local_parts)
+        self.ignore_domains = tuple(d.lower() for d in ignore_email_domains)
+        self.ignore_local_parts = frozenset(p.lower() for p in ignore_email_local_parts)
         self.fake_markers = [m.lower() for m in fake_markers if m not in ("your-", "your_")]
 
     def accept(self, text: str, match: re.Match[str], start: int, end: int) -> bool:

@@ -18,7 +18,8 @@ import re
 
 from presidio_analyzer import Pattern
 
-from pii.recognizers.base import CodePatternRecognizer, line_bounds
+from pii.recognizers import register_recognizer
+from pii.recognizers.base import CodePatternRecognizer, Triggers, line_bounds
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 # Not followed by `.word` either: `11.5.9.0.sb00000000.r1` is a version, not an address.
@@ -39,13 +40,16 @@ _DOCUMENTATION = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.
                                                       "2001:db8::/32", "3fff::/20", "3ffe::/16")]
 
 
+@register_recognizer
 class IpRecognizer(CodePatternRecognizer):
-    ENTITY = "IP_ADDRESS"
+    CLASS = "ip_address"
+    TRIGGERS = Triggers(patterns=(r"\.\d{1,3}\.\d{1,3}\.\d", r":[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]"))
+    CONFIG = ("ip_allowlist",)
 
-    def __init__(self, allowlist: list[str] = ()):
+    def __init__(self, ip_allowlist: list[str] = ()):
         super().__init__([Pattern("ipv4", IPV4_PATTERN, 0.8), Pattern("ipv6", IPV6_PATTERN, 0.8)],
                          context=["ip", "host", "server", "address"])
-        self.allowlist = frozenset(allowlist)
+        self.allowlist = frozenset(ip_allowlist)
 
     def accept(self, text: str, match: re.Match[str], start: int, end: int) -> bool:
         value = text[start:end]

@@ -55,7 +55,8 @@ from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 from presidio_analyzer import Pattern
 
-from pii.recognizers.base import CodePatternRecognizer, contains_marker, line_bounds
+from pii.recognizers import register_recognizer
+from pii.recognizers.base import CodePatternRecognizer, Triggers, contains_marker, line_bounds
 
 # detect-secrets plugins whose whole match is the secret: wrapped so they start and end on a
 # token boundary. Those with a keyword prefix report their first group (`value`).
@@ -133,7 +134,7 @@ _NOT_SECRET_KEY_WORDS = frozenset(
     "dedup idempotency object s3 bucket blob storage translation i18n l10n message msg registry shortcut hot "
     "keyboard press event attr attribute field param query config setting settings option state store redis "
     "memcache shard order join ref parent child node".split())
-_NOT_SECRET_NAME = re.compile(
+NOT_SECRET_NAME = re.compile(
     r"(?i)hash|sha\d|md5|checksum|digest|integrity|uuid|guid|_id$|^id_|type|name|path|file|url|uri|"
     r"endpoint|length|size|count|max|min|expir|ttl|timeout|header|prefix|suffix|format|version|env|"
     r"var|field|label|pattern|regex|class|kind|mode|scope|method|tokeniz|tokens_|_tokens|num_token|"
@@ -186,8 +187,47 @@ def _is_discord_token(value: str) -> bool:
     return user_id.isdigit() and 15 <= len(user_id) <= 20
 
 
+def secret_value_ok(value: str, fake_markers: list[str], ignore_uuids: bool = True, min_secret_length: int = 16,
+                    min_entropy_ratio: float = 0.8) -> bool:
+    """Whether a string given to a secret-like name (or parameter) can be a secret: long
+    enough, not a fixture, template, UUID, path, URL, attribute chain, word or short hex id,
+    and random-looking."""
+    if len(value) < min_secret_length:
+        return False
+    if contains_marker(value, fake_markers) or _TEMPLATED.search(value):
+        return False
+    if ignore_uuids and _UUID.match(value):
+        return False
+    if value.startswith(("/", "./", "~/", "http:", "https:")) or _ATTRIBUTE_CHAIN.fullmatch(value):
+        return False  # a path, a URL, or code: settings.SECRET_KEY_VALUE
+    if value.isalpha() or re.fullmatch(r"[0-9a-fA-F]+", value) and len(value) < MIN_HEX_SECRET_LENGTH:
+        return False  # words (`StateCredentials`); 64-bit hex ids (`c85175a4ebcce361` in schema files)
+    return _random_looking(value, min_entropy_ratio)
+
+
+@register_recognizer
 class KeyRecognizer(CodePatternRecognizer):
-    ENTITY = "KEY"
+    CLASS = "key"
+    TRIGGERS = Triggers(
+        patterns=(r":[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])",      # Telegram bot token's secret half
+                  r"\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27}",     # Discord bot token's last two parts
+                  r"AC[0-9a-f]{32}", r"SK[0-9a-f]{32}"),            # Twilio account and API key SIDs
+        # a name ending in `key` given a token-like value
+        lower_patterns=(r"key[\"'\]]?\s*(?::=|=>|=|:)\s*[rbuf]?[\"']?[a-z0-9+/=_\-.~]{16}",),
+        prefixes=("-----BEGIN", "AKIA", "ASIA", "ABIA", "ACCA", "A3T", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+                  "github_pat_", "glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "glcbt-", "glimt-", "glptt-",
+                  "glagent-", "gloas-", "GR1348941", "xox", "hooks.slack", "k_live_", "T3BlbkFJ", "SG.", "pypi-",
+                  "sq0csp-", "AIza", "npm_", "eyJ", "AccountKey=", "-us"),
+        # secret-like names; AWS's and IBM's detect-secrets patterns also take `pwd`/`password`/`pass`
+        words=("secret", "token", "apikey", "api_key", "api-key", "access_key", "access-key", "accesskey",
+               "private_key", "private-key", "privatekey", "auth_key", "signing", "encryption", "credential",
+               "bearer", "session_key", "app_key", "master_key", "authorization", "cloudant", "softlayer", "twilio",
+               "passw", "pwd", "_pass"))
+    CONFIG = ("fake_markers", "ignore_uuids", "min_secret_length", "min_entropy_ratio")
+    # Patterns that read a lock file's package hashes as secrets.
+    LOCK_FILE_NOISE = frozenset({
+        "assigned_secret", "detect_secrets:TwilioKeyDetector", "detect_secrets:MailchimpDetector",
+        "detect_secrets:DiscordBotTokenDetector", "detect_secrets:IbmCloudIamDetector", "twilio_auth_token"})
 
     def __init__(self, fake_markers: list[str] = (), ignore_uuids: bool = True, min_secret_length: int = 16,
                  min_entropy_ratio: float = 0.8):
@@ -234,21 +274,14 @@ class KeyRecognizer(CodePatternRecognizer):
         return True
 
     def _accept_assignment(self, value: str, name: str) -> bool:
-        if len(value) < self.min_secret_length or _NOT_SECRET_NAME.search(name):
+        if len(value) < self.min_secret_length or NOT_SECRET_NAME.search(name):
             return False
         if not _STRONG_SECRET_NAME.search(name):  # only `key`: its last word, and not a lookup key
             words = [w.lower() for w in _NAME_WORDS.findall(name)]
             if not words or words[-1] != "key" or _NOT_SECRET_KEY_WORDS.intersection(words):
                 return False
-        if contains_marker(value, self.fake_markers) or _TEMPLATED.search(value):
-            return False
-        if self.ignore_uuids and _UUID.match(value):
-            return False
-        if value.startswith(("/", "./", "~/", "http:", "https:")) or _ATTRIBUTE_CHAIN.fullmatch(value):
-            return False  # a path, a URL, or code: settings.SECRET_KEY_VALUE
-        if value.isalpha() or re.fullmatch(r"[0-9a-fA-F]+", value) and len(value) < MIN_HEX_SECRET_LENGTH:
-            return False  # words (`StateCredentials`); 64-bit hex ids (`c85175a4ebcce361` in schema files)
-        return _random_looking(value, self.min_entropy_ratio)
+        return secret_value_ok(value, self.fake_markers, self.ignore_uuids, self.min_secret_length,
+                               self.min_entropy_ratio)
 
     @staticmethod
     def _split_private_keys(text: str, results):

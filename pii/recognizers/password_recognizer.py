@@ -1,4 +1,5 @@
-"""Passwords: in assignments and config values, in URLs, in connection strings.
+"""Passwords in assignments, config values, command lines and `.netrc`; the placeholder rules
+every password recognizer shares.
 
 bigcode's pipeline found none (it disabled detect-secrets' KeywordDetector and
 BasicAuthDetector as too noisy); these patterns add the code context those plugins lack:
@@ -6,10 +7,12 @@ BasicAuthDetector as too noisy); these patterns add the code context those plugi
 - assignments, keyword arguments, JSON/YAML/INI/.env values under a password-like name
   (`password`, `passwd`, `passphrase`, `pwd`, `db_pass`): quoted anywhere, bare at the end of
   a config line;
-- the password in `scheme://user:password@host` (detect-secrets BasicAuthDetector's shape);
-- `Password=...;` / `Pwd=...` in ADO.NET/ODBC/JDBC/libpq connection strings;
 - command lines and tool files: `PGPASSWORD=... psql`, `--password=...`, `mysql -p'...'`,
   `.netrc`'s `machine h login u password p`.
+
+Passwords in URLs and driver connection strings have recognizers of their own, one file per
+syntax: url_credentials_recognizer (`scheme://user:password@host`), url_query_password_recognizer
+(`?password=`), connection_string_recognizer (ODBC, ADO.NET, libpq keywords), jdbc_recognizer.
 
 Ignored: empty, masked or templated values (`***`, `${DB_PASSWORD}`, `%(password)s`,
 `{password}`, `<password>`), values naming themselves or another secret (`"password"`,
@@ -25,20 +28,13 @@ import re
 
 from presidio_analyzer import Pattern
 
-from pii.recognizers.base import CodePatternRecognizer, contains_marker, line_bounds
+from pii.recognizers import register_recognizer
+from pii.recognizers.base import CodePatternRecognizer, Triggers, contains_marker
 
 PASSWORD_NAME = r"(?:password|passwd|passphrase|passwort|pwd|(?<![A-Za-z])pass(?![A-Za-z]))"
 ASSIGNED_PASSWORD_PATTERN = (
     rf"(?im)(?<![\w.\-])(?P<name>[\w.\-]{{0,40}}{PASSWORD_NAME}[\w.\-]{{0,40}})[\"'\]]?\s*(?::=|=>|=|:)[ \t]*"
     r"(?:[rbuf]?(?P<q>[\"'])(?P<value>[^\"'\s\\]{3,128}+)(?P=q)|(?P<bare>[^\s\"'#;,(){}\[\]]{3,128}+)[ \t\r]*(?:#.*)?$)"
-)
-# detect-secrets' BasicAuthDetector shape; the `user` group is also read by the username recognizer.
-URL_CREDENTIALS_PATTERN = (
-    r"(?<![\w+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,20}://(?P<user>[^:/?#@\s\"'<>{}\[\]\\]{1,64}+)"
-    r":(?P<value>[^@/?#\s\"'<>\\]{1,128}+)@(?P<host>[\w\-]+(?:\.[\w\-]+)*|\[)"
-)
-CONNECTION_STRING_PATTERN = (
-    r"(?i)(?:^|(?<=[;\"'\s]))(?:password|pwd)\s*=\s*(?P<value>[^;\"'\s,()]{1,128}+)(?=;|[\"']|\s|$)"
 )
 # Shell forms: `PGPASSWORD=... psql`, `--password=...`, `mysql -u u -p'...'`.
 COMMAND_LINE_PATTERN = (
@@ -47,18 +43,16 @@ COMMAND_LINE_PATTERN = (
 )
 # `.netrc`: no shell around it, so `&` and `;` are part of the password.
 NETRC_PATTERN = r"\bmachine\s+\S+\s+login\s+\S+\s+password\s+(?P<value>\S{3,128}+)"
-_CONNECTION_CONTEXT = re.compile(
-    r"(?i)\b(?:server|data source|host|hostname|user id|userid|uid|user|database|dbname|initial catalog|port)\s*=")
 # Names that hold something about a password, not one: matched against the name's words
 # (split at `_`, `.`, `-` and camelCase), so `admin_pass` is not rejected for "min".
-_NOT_PASSWORD_WORDS = frozenset(
+NOT_PASSWORD_WORDS = frozenset(
     "hash hashed hasher salt length len field label prompt hint regex pattern policy validator validation "
     "reset forgot url uri path file env var help message msg error text column attr name type input widget "
     "min max strength expiry expires expiration change manager mode flag enabled required placeholder template "
     "form view encoder confirm confirmation verify check rule score count timeout retry retries attempts "
     "storage store backend cmd command option options rounds iterations algorithm algo chars state last "
     "used status".split())
-_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _TEMPLATED = re.compile(r"\$\{|\{\{|\}\}|%\(|^%s$|^<.*>$|^\$\w|\{\w*\}|^\*+$|^\.+$|^\?+$|^x+$", re.IGNORECASE)
 _CALL_OR_IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*(?:\(.*)?|[A-Za-z_]\w*\.\w[\w.]*")
 _NAMED_VALUES = frozenset(
@@ -91,26 +85,39 @@ def is_documentation_host(host: str, ignore_domains: tuple[str, ...]) -> bool:
         host == d or host.endswith("." + d) for d in ignore_domains)
 
 
-class PasswordRecognizer(CodePatternRecognizer):
-    ENTITY = "PASSWORD"
+def password_value_ok(value: str, fake_markers: list[str], *names: str | None) -> bool:
+    """The rules every password recognizer ends with: at least 3 characters, not an identifier
+    or status (`not_supported`), not a placeholder, not the name it is given to or its user."""
+    if _SNAKE_WORDS.fullmatch(value):
+        return False  # an identifier or a status, not a password: `"not_supported"`
+    return len(value) >= 3 and not is_placeholder(value, fake_markers) and value.lower() not in {
+        n.lower() for n in names if n}
 
-    def __init__(self, fake_markers: list[str] = (), ignore_domains: list[str] = ()):
+
+PASSWORD_WORDS = ("passw", "pwd", "passphrase", "_pass", "pass_", "pass\"", "pass'", "pass:", "pass =")
+"""Prefilter words of a password-like name (lower case)."""
+
+
+@register_recognizer
+class PasswordRecognizer(CodePatternRecognizer):
+    CLASS = "password"
+    TRIGGERS = Triggers(words=(*PASSWORD_WORDS, "mysql"))
+    CONFIG = ("fake_markers",)
+
+    def __init__(self, fake_markers: list[str] = ()):
         super().__init__([Pattern("assigned_password", ASSIGNED_PASSWORD_PATTERN, 0.7),
-                          Pattern("url_credentials", URL_CREDENTIALS_PATTERN, 0.8),
-                          Pattern("connection_string", CONNECTION_STRING_PATTERN, 0.8),
                           Pattern("command_line", COMMAND_LINE_PATTERN, 0.7),
                           Pattern("netrc", NETRC_PATTERN, 0.7)],
                          context=["password", "passwd", "pwd", "credentials"])
         self.fake_markers = [m.lower() for m in fake_markers]
-        self.ignore_domains = tuple(d.lower() for d in ignore_domains)
 
     def accept(self, text: str, match: re.Match[str], start: int, end: int) -> bool:
         pattern = match.re.pattern
         if pattern == ASSIGNED_PASSWORD_PATTERN:
             value = match.group("value") or match.group("bare")
             name = match.group("name")
-            words = {w.lower() for w in _NAME_WORDS.findall(name)}
-            if words & _NOT_PASSWORD_WORDS or value.startswith(("/", "./", "~/", "$")):
+            words = {w.lower() for w in NAME_WORDS.findall(name)}
+            if words & NOT_PASSWORD_WORDS or value.startswith(("/", "./", "~/", "$")):
                 return False
             if words == {"pass"} and value.isalpha():
                 return False  # a bare `pass` key is ambiguous (`'pass': 'bandpass'`): want a non-letter
@@ -122,20 +129,6 @@ class PasswordRecognizer(CodePatternRecognizer):
             value = match.group("value") or match.group("bare")
             if value.startswith(("$", "-", "<", "{")) or match.group("bare") is not None and value.isalpha():
                 return False  # `--password $PW`, `--password=<pw>`, a following flag, prose
-        elif pattern == NETRC_PATTERN:
+        else:  # NETRC_PATTERN
             value = text[start:end]
-        elif pattern == CONNECTION_STRING_PATTERN:
-            value = text[start:end]
-            lo, hi = line_bounds(text, start, end, limit=300)
-            if not _CONNECTION_CONTEXT.search(text, lo, hi):
-                return False
-        else:
-            value = text[start:end]
-            if is_documentation_host(match.group("host"), self.ignore_domains):
-                return False
-            if value.isdigit() and not match.group("user").isdigit() and len(value) <= 5 and "." in match.group("user"):
-                return False  # `host:8080@`-style, a port not a password
-        if _SNAKE_WORDS.fullmatch(value):
-            return False  # an identifier or a status, not a password: `"not_supported"`
-        return len(value) >= 3 and not is_placeholder(value, self.fake_markers) and value.lower() not in (
-            (match.groupdict().get("name") or "").lower(), (match.groupdict().get("user") or "").lower())
+        return password_value_ok(value, self.fake_markers, match.groupdict().get("name"))

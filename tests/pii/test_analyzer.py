@@ -11,6 +11,7 @@ from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
 from pii import PiiAnalyzer, PiiConfig
 from pii.files import read_source
+from pii.recognizers import recognizer_classes
 from tests.pii.conftest import plant, stdlib_text
 
 
@@ -18,7 +19,8 @@ def test_engine_has_no_nlp_model_and_only_our_recognizers():
     analyzer = PiiAnalyzer()
     assert isinstance(analyzer.engine.nlp_engine, NoOpNlpEngine)
     names = {r.name for r in analyzer.engine.registry.recognizers}
-    assert names == {"EmailRecognizer", "IpRecognizer", "KeyRecognizer", "PasswordRecognizer", "UsernameRecognizer"}
+    assert names == {cls.__name__ for cls in recognizer_classes()}
+    assert {"EmailRecognizer", "IpRecognizer", "KeyRecognizer", "PasswordRecognizer", "UsernameRecognizer"} <= names
 
 
 def test_classes_restrict_the_recognizers():
@@ -71,11 +73,12 @@ def test_offsets_survive_non_ascii_text_and_crlf_line_ends():
 
 # -- hostile input -----------------------------------------------------------------------------
 
-def test_binary_and_undecodable_files_reported(tmp_path):
+def test_binary_files_reported_non_utf8_text_scanned(tmp_path):
     (tmp_path / "a.bin").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 10)
-    (tmp_path / "b.txt").write_bytes("caf\u00e9 ana@posteo.de".encode("latin-1"))
+    (tmp_path / "b.txt").write_bytes("caf\u00e9 ana.lima@posteo.de".encode("latin-1"))
     assert read_source(tmp_path / "a.bin", None) == (None, "binary")
-    assert read_source(tmp_path / "b.txt", None) == (None, "undecodable")
+    text, note = read_source(tmp_path / "b.txt", None)
+    assert note == "non_utf8" and [f.cls for f in PiiAnalyzer().analyze(text)] == ["email"]
     assert read_source(tmp_path / "b.txt", 4) == (None, "too_large")
 
 

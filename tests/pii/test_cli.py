@@ -36,8 +36,11 @@ def test_scan_json_reports_findings_without_values(tree, capsys):
     by_path = {Path(f["path"]).name: f for f in report["files"]}
     assert sorted(f["class"] for f in by_path["decoder.py"]["findings"]) == ["email", "key"]
     assert by_path["string.py"]["findings"] == []
-    assert by_path["logo.png"]["skipped"] == "binary" and by_path["legacy.txt"]["skipped"] == "undecodable"
-    assert report["summary"]["findings"] == {"email": 1, "key": 1}
+    assert by_path["logo.png"]["skipped"] == "binary"
+    assert by_path["legacy.txt"]["skipped"] is None and by_path["legacy.txt"]["non_utf8"] is True
+    assert [f["class"] for f in by_path["legacy.txt"]["findings"]] == ["email"]
+    assert report["summary"]["findings"] == {"email": 2, "key": 1}
+    assert report["summary"]["skipped"] == {"binary": 1} and report["summary"]["non_utf8"] == 1
     assert SECRET not in json.dumps(report)
 
 
@@ -63,11 +66,49 @@ def test_redact_folder_mirrors_layout_and_copies_binaries(tree, tmp_path):
     assert (out / "pkg" / "sub" / "string.py").read_bytes() == (tree / "pkg" / "sub" / "string.py").read_bytes()
     audit = tmp_path / "out.pii"
     records = [json.loads(line) for line in (audit / "redactions.jsonl").read_text().splitlines()]
-    assert {(r["path"], r["class"]) for r in records} == {("pkg/decoder.py", "email"), ("pkg/decoder.py", "key")}
+    assert {(r["path"], r["class"]) for r in records} == {
+        ("pkg/decoder.py", "email"), ("pkg/decoder.py", "key"), ("legacy.txt", "email")}
     summary = json.loads((audit / "summary.json").read_text())
-    assert summary["redactions"] == {"email": 1, "key": 1} and summary["copied_binary"] == 1
+    assert summary["redactions"] == {"email": 2, "key": 1} and summary["copied_binary"] == 1
+    assert summary["non_utf8"] == 1
     assert load_config(PiiConfig, audit / "config.yaml") == PiiConfig()
     assert SECRET not in (audit / "redactions.jsonl").read_text()
+
+
+# A Java .properties file is ISO-8859-1 by specification: one byte that is not UTF-8 (the
+# umlaut of a comment) must not turn a configuration file into an unscanned "binary".
+LATIN1_PROPERTIES = ("# Produktionsdatenbank, Ansprechpartner J\xfcrgen Wei\xdf <j.weiss@posteo.de>\n"
+                     "spring.datasource.url=jdbc:postgresql://db.acme-corp.io:5432/app\n"
+                     "spring.datasource.username=app_rw\n"
+                     "spring.datasource.password=Zr8w2Ltq!x\n"
+                     "# Stra\xdfe und Geb\xe4ude: siehe Wiki\n").encode("latin-1")
+
+
+def test_redact_non_utf8_text_file_scanned_and_every_other_byte_kept(tmp_path):
+    src = tmp_path / "application.properties"
+    src.write_bytes(LATIN1_PROPERTIES)
+    out = tmp_path / "out.properties"
+    assert starforge_main(["pii", "redact", str(src), str(out)]) == 0
+    expected = LATIN1_PROPERTIES.replace(b"j.weiss@posteo.de", b"<EMAIL>").replace(b"Zr8w2Ltq!x", b"<PASSWORD>")
+    assert out.read_bytes() == expected  # the Latin-1 bytes come out as they went in
+    summary = json.loads((tmp_path / "out.properties.pii" / "summary.json").read_text())
+    assert summary["non_utf8"] == 1 and summary["redacted"] == 1 and summary.get("copied_binary", 0) == 0
+    audit = (tmp_path / "out.properties.pii" / "redactions.jsonl").read_bytes()
+    assert b"Zr8w2Ltq" not in audit and b"weiss" not in audit
+
+
+def test_redact_copies_only_really_binary_files_unscanned(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    blob = b"\x00\x01" + b'password = "Zr8w2Ltq!x"\n'  # a NUL byte: binary, copied as it is
+    (src / "cache.bin").write_bytes(blob)
+    (src / "notes.txt").write_bytes(b"\xff\xfe is no BOM here; password = 'Zr8w2Ltq!x'\n")
+    out = tmp_path / "out"
+    assert starforge_main(["pii", "redact", str(src), str(out)]) == 0
+    assert (out / "cache.bin").read_bytes() == blob
+    assert (out / "notes.txt").read_bytes() == b"\xff\xfe is no BOM here; password = '<PASSWORD>'\n"
+    summary = json.loads((tmp_path / "out.pii" / "summary.json").read_text())
+    assert summary["copied_binary"] == 1 and summary["non_utf8"] == 1 and summary["redacted"] == 1
 
 
 def test_redact_single_file_with_override(tree, tmp_path):

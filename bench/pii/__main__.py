@@ -1,0 +1,7 @@
+"""`python -m bench.pii`: see bench/pii/__init__.py."""
+
+import sys
+
+from bench.pii.report import main
+
+sys.exit(main())
