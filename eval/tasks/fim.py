@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eval.tasks import Problem, Task, stop_at_stop_words
+from eval.tasks import Problem, Task
+from starforge.sandbox import stop_at_stop_words
 
 
 @dataclass(frozen=True)
