@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starforge.sandbox import isolation, protocol, verdicts
+import starforge.sandbox.isolation as isolation
+import starforge.sandbox.protocol as protocol
+import starforge.sandbox.verdicts as verdicts
 from starforge.sandbox.checks import SplitTest, split_test
 from starforge.sandbox.config import Command, ExecResult, Program, SandboxConfig
 from starforge.sandbox.processes import kill_tree, kill_uid, remove_shm_of, spawner
