@@ -25,6 +25,8 @@ A call's arguments are inputs written by the test's author; they are computed in
 (host values they use are written in as literals), and calls run in the harness's order, so a
 stateful candidate sees what it would see there. Anything else (helper functions, random
 inputs, `while`, `try`) keeps the in-process path (pool.py, runner.py).
+
+(Over the usual size: one walker of the test's syntax tree, whose rules only make sense together.)
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class _Splitter:
         self.preamble: list[str] = []
         self.setup: list[str] = []
         self.host_math = False
-        self.entry: set[str] | None = None  # names of the function under test; None: module-level test
+        self.entry: set[str] | None = None  # names of the function under test (None: not known yet)
 
     def run(self) -> SplitTest:
         body = self.module.body
@@ -125,10 +127,16 @@ class _Splitter:
             self.entry = {param} | ({target.id} if isinstance(target, ast.Name) else set())
             self.setup.append(f"{param} = {ast.unparse(target)}")
             self.body(check.body, dict(env), top=False)
-        else:
+        else:  # top-level asserts: the one name they call that the host does not know is under test
+            bound = {n.id for n in ast.walk(self.module) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            bound |= {(a.asname or a.name).split(".")[0] for n in ast.walk(self.module)
+                      if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+            unknown = {n.func.id for n in ast.walk(self.module) if isinstance(n, ast.Call)
+                       and isinstance(n.func, ast.Name) and n.func.id not in HOST_NAMES and n.func.id not in bound}
+            if len(unknown) != 1:  # with two, an expected value could be an argument of the other
+                raise NotSplit(f"{len(unknown)} functions under test")
+            self.entry = unknown
             self.body(body, env, top=True)
-            if self.entry is None:
-                raise NotSplit("no call to a function under test")
         return SplitTest("\n".join(self.preamble) + ("\n" if self.preamble else ""),
                          "\n".join(self.setup) + ("\n" if self.setup else ""), tuple(self.calls), tuple(self.checks))
 
@@ -287,12 +295,7 @@ class _Host(ast.NodeTransformer):
         return self.s.entry or set()
 
     def _is_entry(self, name: str) -> bool:
-        if self.s.entry is not None:
-            return name in self.s.entry
-        if name in HOST_NAMES:
-            return False
-        self.s.entry = {name}  # a module-level test: the one unknown name it calls
-        return True
+        return self.s.entry is not None and name in self.s.entry
 
 
 class _Literals(ast.NodeTransformer):
