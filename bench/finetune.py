@@ -90,9 +90,9 @@ def _quiet() -> None:
 
 
 def _pass_rate(model_dir: Path, heldout: Path) -> float:
-    from eval.sandbox import Sandbox, SandboxConfig
     from finetune.rewards import evaluate_problems
     from finetune.sft import load_model_and_tokenizer
+    from starforge.sandbox import Sandbox, SandboxConfig
 
     model, tok = load_model_and_tokenizer(model_dir)
     with Sandbox(SandboxConfig(timeout=2.0, workers=1)) as box:
@@ -109,9 +109,9 @@ def run(work: str, seed: int, sft_steps: int, rl_steps: int, curriculum: str | N
 
 
 def _run(root: Path, seed: int, sft_steps: int, rl_steps: int, curriculum: str | None, name: str) -> dict:
-    from eval.sandbox import SandboxConfig
     from finetune.rl import rl
     from finetune.sft import sft
+    from starforge.sandbox import SandboxConfig
 
     t0 = time.monotonic()
     model, extra = root / "tiny", {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eval.sandbox import SandboxConfig
+from starforge.sandbox import SandboxConfig
 
 
 @dataclass
@@ -55,6 +55,9 @@ class EvalConfig:
     """Generations file; the task name is appended: generations_humaneval.json."""
     load_generations_path: str | None = None
     """Score this generations file (harness format) instead of generating; no model needed."""
+    save_problems: str | None = None
+    """Write the selected problems of Python tasks (prompt, tests, stop words, timeout) to this problems
+    file for `finetune rl` (docs/formats.md, "Problems"); without a model or generations, only that."""
     tape_path: str | None = None
     """Append every executed sample (prompt, completion, per-test sandbox verdict, reward 1 or 0) to
     this tape, the JSONL `finetune rl` writes (docs/formats.md, "Tapes"); null: no tape."""

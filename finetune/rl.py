@@ -1,7 +1,10 @@
 """On-policy RL from execution feedback on TRL's `GRPOTrainer`, with the Self-Evolving
 Curriculum and tapes.
 
-Reward: fraction of a problem's unit tests passing in `eval`'s sandbox (`finetune/rewards.py`).
+Reward: fraction of a problem's unit tests passing in the shared sandbox, judged outside the
+completion's interpreter where the test allows it (`finetune/rewards.py`). Problems come from a
+problems file (`starforge/formats/problems.py`); `--problems humaneval` (a task name, not a
+file) has `starforge eval --save_problems` write that file first, as a separate command.
 GRPO's group-normalised advantages and its optional KL to the reference (`beta`) are TRL's.
 
 The one extension point (documented in docs/finetune.md): `CurriculumGRPOTrainer` subclasses
@@ -25,6 +28,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.sandbox import Sandbox, SandboxConfig
 from finetune.curriculum import Curriculum, CurriculumConfig
 from finetune.problems import GenProblem, read_problems
 from finetune.report import write_report
@@ -41,6 +45,7 @@ from finetune.sft import load_model_and_tokenizer
 from starforge.config import save_config
 from starforge.errors import FinetuneError
 from starforge.formats.tapes import Tape
+from starforge.sandbox import Sandbox, SandboxConfig
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +72,27 @@ class RLConfig:
     sandbox: SandboxConfig = field(default_factory=lambda: SandboxConfig(timeout=2.0, workers=2))
 
 
-def load_rl_problems(spec: str | Path) -> list[GenProblem]:
-    """A JSONL of {"prompt", "tests", "category"} or an `eval` task with tests (humaneval, mbpp)."""
+def load_rl_problems(spec: str | Path, workdir: str | Path | None = None) -> list[GenProblem]:
+    """A problems file, or an eval task with Python tests (humaneval, mbpp): then
+    `starforge eval --tasks SPEC --save_problems` writes the file (under `workdir`, else a
+    temporary folder) in a subprocess, a command a user could type; stages meet through files."""
     path = Path(spec)
     if path.suffix == ".jsonl" or path.exists():
         return read_problems(path)
-    from eval.tasks import get_task
+    if workdir is None:
+        import tempfile
 
-    task = get_task(str(spec))
-    if not task.requires_execution:
-        raise FinetuneError(f"task {spec!r} has no tests to reward; use humaneval, mbpp or a problems JSONL")
-    out = []
-    for p in task.problems():
-        out.append(GenProblem(id=p.task_id, prompt=task.prompt(p).rstrip("\n"),
-                              tests=[task.reference(p)], category=str(spec), entry_point=p.entry_point))
-    return out
+        workdir = tempfile.mkdtemp(prefix="starforge-problems-")
+    out = Path(workdir) / f"problems_{path.name}.jsonl"
+    argv = [sys.executable, "-m", "starforge", "eval", "--tasks", str(spec), "--save_problems", str(out)]
+    log.info("rl: %s is not a file; writing it as a task's problems: %s", spec, " ".join(argv[1:]))
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0 or not out.is_file():
+        lines = [x for x in (done.stderr or done.stdout).strip().splitlines() if x.strip()]
+        why = lines[-1].removeprefix("error: ") if lines else f"exit status {done.returncode}"
+        raise FinetuneError(f"--problems {spec}: not a problems file, and `starforge eval --save_problems` "
+                            f"failed: {why}")
+    return read_problems(out)
 
 
 class CurriculumSampler:
@@ -117,12 +128,13 @@ class ExecutionReward:
 
     __name__ = "unit_tests"
 
-    def __init__(self, sandbox: Sandbox):
+    def __init__(self, sandbox: Sandbox, problems: list[GenProblem]):
         self.sandbox = sandbox
+        self.problems = {p.id: p for p in problems}
         self.last: list[Any] = []
 
-    def __call__(self, prompts, completions, tests, **kwargs) -> list[float]:
-        self.last = score(self.sandbox, list(zip(prompts, completions, tests)))
+    def __call__(self, prompts, completions, problem_id, **kwargs) -> list[float]:
+        self.last = score(self.sandbox, [(self.problems[i], c) for i, c in zip(problem_id, completions)])
         return [e.reward for e in self.last]
 
 
@@ -206,7 +218,9 @@ def rl(model_dir: str | Path, problems: str | Path, output_dir: str | Path, cfg:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    probs = load_rl_problems(problems)
+    probs = load_rl_problems(problems, out)
+    if len({p.id for p in probs}) != len(probs):
+        raise FinetuneError(f"{problems}: problem ids repeat; each problem needs its own id")
     heldout = read_problems(cfg.heldout) if cfg.heldout else []
     model, tokenizer = load_model_and_tokenizer(model_dir)
     trainer_dir = out / "trainer"
@@ -229,7 +243,7 @@ def rl(model_dir: str | Path, problems: str | Path, output_dir: str | Path, cfg:
     if sec is not None and ckpt is not None and (ckpt / "curriculum.json").is_file():
         sec.load(ckpt / "curriculum.json")
     sandbox = Sandbox(cfg.sandbox)
-    reward_fn = ExecutionReward(sandbox)
+    reward_fn = ExecutionReward(sandbox, probs)
     batch = cfg.prompts_per_step * cfg.num_generations
     args = GRPOConfig(
         output_dir=str(trainer_dir), max_steps=cfg.max_steps, learning_rate=cfg.lr,

@@ -2,7 +2,7 @@
 task per file too: `bigcode_eval/tasks/*.py`).
 
 A task knows its problems, the prompt the model sees, its stop sequences, how a raw generation
-is cut, and which program tests a generation. It never runs code: `eval.sandbox` does.
+is cut, and which program tests a generation. It never runs code: `starforge.sandbox` does.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starforge.errors import EvalError
+from starforge.sandbox import Program
+from starforge.sandbox.stops import stop_at_stop_words
 
 _REGISTRY: dict[str, type[Task]] = {}
 
@@ -40,6 +42,10 @@ class Task:
     """Scores the model itself (perplexity) instead of generations: implements `score_model`."""
     k: tuple[int, ...] = (1, 10, 100)
     timeout: float = 3.0
+    """Seconds per sample this task's programs are meant to get (written to a problems file;
+    eval itself runs every task under `sandbox.timeout`)."""
+    language: str = "python"
+    """What `program` returns: a Python `Program` ("python") or a `Command` (MultiPL-E's languages)."""
 
     def __init__(self, data_path: str | None = None):
         self.data_path = data_path
@@ -66,9 +72,9 @@ class Task:
         prompt = self.prompt(problem)
         return prompt + stop_at_stop_words(generation[len(prompt):], self.stop_words + extra_stop_words)
 
-    def program(self, generation: str, problem: Problem) -> list[str]:
-        """Code chunks run in one namespace: the harness runs `generation + "\\n" + reference`."""
-        return [generation, "\n" + self.reference(problem)]
+    def program(self, generation: str, problem: Problem) -> Program:
+        """The harness runs `generation + "\\n" + reference` in one namespace."""
+        return Program(generation, "\n" + self.reference(problem))
 
     def canonical_generation(self, problem: Problem) -> str:
         """A generation made of the reference solution, for checking the task end to end
@@ -80,16 +86,6 @@ class Task:
         """Metrics and per-problem records of a task that runs no code (`requires_execution`
         false), as the harness's `process_results`; executing tasks are scored by pass@k."""
         raise NotImplementedError
-
-
-def stop_at_stop_words(text: str, stop_words: tuple[str, ...]) -> str:
-    """The prefix of `text` ending at the earliest stop word (the harness's `_stop_at_stop_token`)."""
-    cut = len(text)
-    for word in stop_words:
-        index = text.find(word)
-        if index != -1 and index < cut:
-            cut = index
-    return text[:cut]
 
 
 def register_task(name: str):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eval.tasks import Problem, Task, stop_at_stop_words
+from eval.tasks import Problem, Task
 from starforge.formats.tokenizer import EOD, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
+from starforge.sandbox import stop_at_stop_words
 
 
 @dataclass(frozen=True)

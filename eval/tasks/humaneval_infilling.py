@@ -21,9 +21,10 @@ model that keeps writing past the line is judged on the line.
 
 from __future__ import annotations
 
-from eval.tasks import Problem, register_task, stop_at_stop_words
+from eval.tasks import Problem, register_task
 from eval.tasks.fim import FimTask
 from eval.tasks.loading import load_records
+from starforge.sandbox import Program, stop_at_stop_words
 
 REQUIRED = {"task_id", "prompt", "suffix", "canonical_solution", "test", "entry_point"}
 
@@ -50,8 +51,8 @@ class HumanEvalInfillingTask(FimTask):
     def reference(self, problem: Problem) -> str:
         return "\n" + problem.test + "\n" + f"check({problem.entry_point})"
 
-    def program(self, generation: str, problem: Problem) -> list[str]:
-        return [problem.prompt + generation + problem.extra["suffix"], self.reference(problem)]
+    def program(self, generation: str, problem: Problem) -> Program:
+        return Program(problem.prompt + generation + problem.extra["suffix"], self.reference(problem))
 
 
 @register_task("humaneval-infilling-single-line")

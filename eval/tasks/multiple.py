@@ -43,9 +43,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from eval.sandbox import Command, Step
 from eval.tasks import Problem, Task, register_task
 from starforge.errors import EvalError
+from starforge.sandbox import Command, Step
 
 log = logging.getLogger(__name__)
 

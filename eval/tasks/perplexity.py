@@ -41,7 +41,7 @@ def shard_documents(data_path: str | None) -> list[np.ndarray]:
     try:
         docs = [doc for prefix in shards.shard_prefixes(data_path) for doc in shards.shard_documents(prefix)]
     except FormatError as exc:
-        raise EvalError(f"perplexity: {exc}") from None
+        raise EvalError(f"perplexity: {exc} (--load_data_path)") from None
     if not docs:
         raise EvalError(f"perplexity: {data_path}: the shards hold no documents; {HOW}")
     return docs

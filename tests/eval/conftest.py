@@ -1,23 +1,8 @@
-"""Shared eval fixtures: the sandbox, HumanEval problems, and a real tiny GPTBigCode model dir."""
+"""Shared eval fixtures: a real tiny GPTBigCode model dir (the sandbox and HumanEval are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from eval.sandbox import Sandbox, SandboxConfig
-from eval.tasks import get_task
-
-
-@pytest.fixture(scope="session")
-def humaneval():
-    return get_task("humaneval")
-
-
-@pytest.fixture(scope="session", params=["warm", "cold"])
-def sandbox(request):
-    """Both execution paths: warm forked workers and one fresh sandbox process per sample."""
-    with Sandbox(SandboxConfig(timeout=2.0, workers=2, warm=request.param == "warm")) as box:
-        yield box
 
 
 def build_tiny_model(out_dir, hidden: int = 64, layers: int = 2, heads: int = 4, vocab: int = 600,

