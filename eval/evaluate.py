@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.config import EvalConfig
-from eval.generate import SamplingParams, generate
+from eval.generate import SamplingParams, generate, load_backend
 from eval.pass_at_k import pass_at_k, pass_at_k_problem
 from eval.sandbox import Sandbox
 from eval.tasks import Problem, Task, get_task, resolve_tasks
@@ -153,11 +153,13 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         raise EvalError("--model is required to generate (or pass --load_generations_path to score a file)")
     backend = None
     if generates or scores_model:
-        if cfg.backend != "hf":
-            raise EvalError(f"backend {cfg.backend!r}: only 'hf' (transformers) is available")
-        from eval.generate import HFBackend
-
-        backend = HFBackend(cfg.model, cfg.precision, cfg.device)
+        if scores_model and cfg.backend != "hf":
+            raise EvalError(f"--backend {cfg.backend}: {', '.join(scores_model)} scores the model with "
+                            "transformers; use --backend hf for it")
+        backend = load_backend(cfg.backend, cfg.model, cfg.precision, cfg.device,
+                               tensor_parallel_size=cfg.tensor_parallel_size,
+                               gpu_memory_utilization=cfg.gpu_memory_utilization,
+                               max_model_len=cfg.max_length_generation)
     executes = not cfg.generation_only and any(t.requires_execution for t in tasks)
     sandbox = Sandbox(cfg.sandbox) if executes else None
     tape = Tape(cfg.tape_path, uuid.uuid4().hex[:12], _model_revision(cfg)) if executes and cfg.tape_path else None

