@@ -260,14 +260,16 @@ def generate(backend: GenerationBackend, prompts: Sequence[str], postprocess: Ca
     group_size = len(prompts) if backend.schedules_prompts else prompt_batch_size
     started = time.monotonic()
     out: list[list[str]] = []
-    tokens = 0
+    new_tokens = 0
     for first in range(0, len(prompts), max(group_size, 1)):
         group = [prefix + p for p in prompts[first:first + group_size]]
+        lengths = [len(ids) for ids in backend.tokenizer(group, truncation=True,
+                                                         max_length=params.max_length_generation).input_ids]
         raws: list[list[str]] = [[] for _ in group]
         for _ in range(copies):
-            for raw, rows in zip(raws, backend.generate_ids(group, batch_size, stops, params)):
+            for raw, rows, length in zip(raws, backend.generate_ids(group, batch_size, stops, params), lengths):
                 raw.extend(decode(backend.tokenizer, row) for row in rows)
-                tokens += sum(len(row) for row in rows)
+                new_tokens += sum(len(row) - length for row in rows)
         for offset, raw in enumerate(raws):
             index = first + offset
             out.append([postprocess(t[len(prefix):], index, extra) for t in raw[:n_samples]])
@@ -277,5 +279,5 @@ def generate(backend: GenerationBackend, prompts: Sequence[str], postprocess: Ca
     samples = len(prompts) * n_samples
     stats = {"generation_seconds": round(seconds, 3), "samples": samples,
              "samples_per_second": round(samples / seconds, 3) if seconds > 0 else None,
-             "sequence_tokens": tokens}
+             "new_tokens": new_tokens, "tokens_per_second": round(new_tokens / seconds, 1) if seconds > 0 else None}
     return out, stats

@@ -58,9 +58,12 @@ class VLLMBackend:
             import vllm  # noqa: F401
         except ImportError as exc:
             raise EvalError(f"--backend vllm: vLLM is not importable ({exc}); {INSTALL}") from None
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        if not on_gpu:
+            _check_cpu_head_size(config, model_dir)
         self.tokenizer = load_tokenizer(path, model_dir)
         self.eos_token = self.tokenizer.eos_token
-        positions = _max_positions(path) or 2048
+        positions = config.get("n_positions") or config.get("max_position_embeddings") or 2048
         length = min(max_model_len or positions, positions)
         self.engine_args: dict[str, Any] = {
             "model": str(path), "tokenizer": str(path), "dtype": _DTYPES[precision],
@@ -127,6 +130,15 @@ class VLLMBackend:
         return out
 
 
-def _max_positions(path: Path) -> int | None:
-    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    return config.get("n_positions") or config.get("max_position_embeddings")
+def _check_cpu_head_size(config: dict[str, Any], model_dir: str | Path) -> None:
+    """vLLM's CPU attention serves a fixed list of head sizes; refuse others before the engine
+    starts (it would fail at the first forward with "Unsupported CPU attention configuration")."""
+    from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+
+    hidden = config.get("n_embd") or config.get("hidden_size")
+    heads = config.get("n_head") or config.get("num_attention_heads")
+    head = config.get("head_dim") or (hidden // heads if hidden and heads else None)
+    supported = CPUAttentionBackend.get_supported_head_sizes()
+    if head is not None and head not in supported:
+        raise EvalError(f"--model {model_dir}: head size {head} ({hidden} / {heads} heads); vLLM's CPU attention "
+                        f"serves {', '.join(map(str, supported))}: use --backend hf for this model")

@@ -117,3 +117,10 @@ def test_unknown_backend_is_one_line_error(capsys, model_dir):
     rc = starforge_main(["eval", "--model", str(model_dir), "--allow_code_execution", "--backend", "nope"])
     err = capsys.readouterr().err
     assert rc == 2 and "--backend 'nope': choose from hf, vllm" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_head_size_vllm_cpu_cannot_serve_is_refused_before_start(tiny_model_dir):
+    from starforge.errors import EvalError
+
+    with pytest.raises(EvalError, match=r"head size 16 \(64 / 4 heads\); vLLM's CPU attention serves 32, 64"):
+        load_backend("vllm", tiny_model_dir, "fp32", "cpu")
