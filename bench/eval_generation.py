@@ -12,8 +12,7 @@ All three use `eval.generate.generate` with the same prompts (HumanEval prompts 
 `--max-prompt-tokens` tokens, the first `--prompts` of them), the task's stop words,
 `max_length_generation` = longest prompt + `--new-tokens`, temperature 0.2, top-p 0.95. Then a
 greedy pass of hf_batched and vLLM compares token ids prompt by prompt (`greedy_identical`).
-transformers runs first: once a vLLM engine has run in a process, transformers cannot build
-the same architecture there.
+vLLM's engine runs in the backend's worker process (eval/vllm_backend.py).
 
     python -m bench.eval_generation --model runs/demo/hf          # `starforge demo` writes it
     python -m bench.eval_generation                                 # a random-weight tiny model

@@ -122,5 +122,17 @@ def test_unknown_backend_is_one_line_error(capsys, model_dir):
 def test_a_head_size_vllm_cpu_cannot_serve_is_refused_before_start(tiny_model_dir):
     from starforge.errors import EvalError
 
-    with pytest.raises(EvalError, match=r"head size 16 \(64 / 4 heads\); vLLM's CPU attention serves 32, 64"):
-        load_backend("vllm", tiny_model_dir, "fp32", "cpu")
+    backend = load_backend("vllm", tiny_model_dir, "fp32", "cpu")
+    with pytest.raises(EvalError, match=r"head size 16; vLLM's CPU attention serves 32, 64.*use --backend hf"):
+        backend.start()
+
+
+def test_transformers_still_builds_the_architecture_after_vllm_ran(vllm_backend, model_dir, humaneval):
+    """The engine lives in its own process: vLLM's Transformers backend patches transformers'
+    GPTBigCode classes where it runs, and that must not be here."""
+    vllm_backend.generate_ids(_prompts(humaneval, 1), 1, (), SamplingParams(do_sample=False,
+                                                                           max_length_generation=200))
+    fresh = HFBackend(model_dir, device="cpu")
+    (rows,) = fresh.generate_ids(_prompts(humaneval, 1), 1, (), SamplingParams(do_sample=False,
+                                                                             max_length_generation=200))
+    assert len(rows[0]) == 200

@@ -258,3 +258,25 @@ def test_init_from_a_named_preset_of_another_shape_is_refused(tmp_path, corpus):
     src = save(bigcode(), tmp_path / "hf", corpus["tokenizer"])
     with pytest.raises(ConfigError, match="does not fit preset 'tiny'.*set preset: null"):
         train(tiny(corpus, tmp_path / "run", "train_steps=2", f"init_from={src}"))
+
+
+@pytest.mark.parametrize("family,config,preset", [
+    ("starcoder2", {"architectures": ["Starcoder2ForCausalLM"], "model_type": "starcoder2", "hidden_size": 3072,
+                    "intermediate_size": 12288, "num_hidden_layers": 30, "num_attention_heads": 24,
+                    "num_key_value_heads": 2, "max_position_embeddings": 16384, "vocab_size": 49152,
+                    "rope_theta": 999999.4420358813, "sliding_window": 4096, "norm_epsilon": 1e-5,
+                    "hidden_act": "gelu_pytorch_tanh", "use_bias": True, "mlp_type": "default",
+                    "norm_type": "layer_norm", "transformers_version": "4.37.0.dev0"}, "starcoder2-3b"),
+    ("gpt_bigcode", {"architectures": ["GPTBigCodeForCausalLM"], "model_type": "gpt_bigcode", "n_embd": 2048,
+                     "n_head": 16, "n_inner": 8192, "n_layer": 24, "n_positions": 8192, "multi_query": True,
+                     "vocab_size": 49152, "activation_function": "gelu_pytorch_tanh"}, "starcoderbase-1b"),
+])
+def test_published_config_json_values_map_to_our_presets(family, config, preset):
+    """bigcode/starcoder2-3b's and bigcode/starcoderbase-1b's config.json fields (transformers
+    4.x spelling: top-level rope_theta) pick the shipped preset of that shape."""
+    from pretrain import hf
+    from pretrain.hf_import import matching_preset
+
+    module = hf.family_of_config(config, "config.json")
+    assert module.MODEL_TYPE == family
+    assert matching_preset(module.model_config(config, "config.json")) == preset
