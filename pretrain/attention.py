@@ -11,6 +11,9 @@ copied, and SDPA picks its flash / memory-efficient kernel on CUDA (its flash ke
 Causal masking is SDPA's own (`is_causal=True`): the explicit [1, 1, s, s] mask the trainer
 passes for the local module is ignored, so this module serves causal self-attention only
 (the only mask StarCoder pretraining uses; packed sequences and attention bias are refused).
+A sliding window (StarCoder2, `TransformerConfig.window_size`, set only when it binds) is the
+same band megatron-core's local softmax builds (`transformer/utils.get_sliding_window_causal_mask`),
+passed to SDPA as a boolean mask.
 It subclasses `DotProductAttention` for its per-partition head counts, softmax scale and
 (empty) sharded state, so checkpoints and export are the same with either module.
 
@@ -56,14 +59,24 @@ class SdpaAttention(DotProductAttention):
         k = key.permute(1, 2, 0, 3)
         v = value.permute(1, 2, 0, 3)
         p = self.attention_dropout.p if self.training else 0.0
+        window = self.scale_mask_softmax.window_size  # this layer's (left, right) span, or None
+        band = sliding_window_band(sq, key.shape[0], window, query.device) if window is not None else None
         # Dropout inside the tracker's fork as in DotProductAttention: per-TP-rank streams.
         rng = (_tracker().fork() if p > 0 and not self.config.sequence_parallel else contextlib.nullcontext())
         with rng:
-            context = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True,
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=band, dropout_p=p, is_causal=band is None,
                                                      scale=self.softmax_scale,
                                                      enable_gqa=q.shape[1] != groups)  # [b, heads, s, d]
         # [b, heads, s, d] -> [s, b, heads * d]
         return context.permute(2, 0, 1, 3).reshape(sq, b, self.hidden_size_per_partition)
+
+
+def sliding_window_band(sq: int, sk: int, window: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """[sq, sk] bool, True where query i may attend key j: i - left <= j - (sk - sq) <= i + right
+    (megatron's `get_sliding_window_causal_mask`, inverted: SDPA's True means attend)."""
+    i = torch.arange(sq, device=device)[:, None] + (sk - sq)
+    j = torch.arange(sk, device=device)[None, :]
+    return (j >= i - window[0]) & (j <= i + window[1])
 
 
 class RecomputedTransformerLayer(TransformerLayer):

@@ -89,9 +89,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
-def save(root: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+def save(root: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
          meta: dict[str, Any], run_config: dict[str, Any]) -> Path:
-    """Write `root/iter_{step}` on every rank, then point `root/latest` at it."""
+    """Write `root/iter_{step}` on every rank, then point `root/latest` at it. Without an
+    optimizer (`pretrain import`) only the model is written and meta.json says `weights_only`:
+    such a checkpoint starts runs (`init_from`) and exports, but cannot be resumed."""
     import yaml
     from megatron.core import dist_checkpointing
 
@@ -101,8 +103,12 @@ def save(root: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.O
             shutil.rmtree(path)
         path.mkdir(parents=True)
     _barrier()
-    state = _sharded_state(model, optimizer)
-    state["scheduler"] = {"step": step}
+    if optimizer is None:
+        state = {"model": model.sharded_state_dict(prefix="model.")}
+        meta = {**meta, "weights_only": True}
+    else:
+        state = _sharded_state(model, optimizer)
+        state["scheduler"] = {"step": step}
     dist_checkpointing.save(state, str(path), sharded_strategy=_sync_save_strategy())
     (path / "rng").mkdir(exist_ok=True)
     torch.save(rng_state(), path / "rng" / f"rank_{_rank():05d}.pt")
@@ -137,6 +143,9 @@ def load(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -
     from pretrain.optim import init_state
 
     meta = read_meta(path)
+    if meta.get("weights_only"):
+        raise PretrainError(f"{path}: holds model weights only (written by `starforge pretrain import`), no "
+                            "optimizer to resume; start a run from it with init_from (`finetune continue --from`)")
     init_state(optimizer)
     state = _sharded_state(model, optimizer)
     try:

@@ -1,9 +1,10 @@
-"""`starforge pretrain train|describe|export|launch`."""
+"""`starforge pretrain train|describe|import|export|launch`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from starforge.config import add_config_args
@@ -18,10 +19,20 @@ def _parser() -> argparse.ArgumentParser:
     describe = sub.add_parser("describe", help="parameters and FLOPs per token of a model preset")
     describe.add_argument("preset", help="preset name in configs/models/ or a YAML path")
     describe.add_argument("--json", action="store_true", help="one JSON object")
-    export = sub.add_parser("export", help="checkpoint -> Hugging Face GPTBigCodeForCausalLM, logits checked")
+    export = sub.add_parser("export", help="checkpoint -> Hugging Face GPTBigCode / Starcoder2 + model card, "
+                            "logits checked")
     export.add_argument("--checkpoint", required=True, help="an iter_* directory or OUT/checkpoints")
     export.add_argument("--output", required=True, help="HF model directory to write")
     export.add_argument("--tokenizer", default=None, help="tokenizer directory (default: the run's)")
+    export.add_argument("--license", default="other", help="the model card's licence id (default: other)")
+    export.add_argument("--eval-dir", default=None, help="a `starforge eval` metrics file or folder for the card")
+    export.add_argument("--model-name", default=None, help="the model card's title (default: the output's name)")
+    imp = sub.add_parser("import", help="Hugging Face GPTBigCode / Starcoder2 directory -> checkpoint, logits checked")
+    imp.add_argument("--hf", required=True, help="Hugging Face model directory (config.json, safetensors, tokenizer)")
+    imp.add_argument("--output", required=True, help="checkpoint root to write (init_from / export read it)")
+    imp.add_argument("--preset", default=None, help="model preset the shape must equal (default: pick or write one)")
+    imp.add_argument("--tensor-parallel", type=int, default=1, help="TP size (run under torchrun with TP x PP ranks)")
+    imp.add_argument("--pipeline-parallel", type=int, default=1, help="pipeline stages")
     launch = sub.add_parser("launch", help="write (and submit) a Slurm sbatch script running torchrun per node")
     add_config_args(launch)
     launch.add_argument("--slurm", action="store_true", required=True, help="target Slurm (the only launcher)")
@@ -55,10 +66,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{key.ljust(width)}  {shown}")
         return 0
     if args.command == "export":
-        from pretrain.export import export
+        from pretrain.export import ExportConfig, export
 
-        report = export(args.checkpoint, args.output, args.tokenizer)
+        ex = ExportConfig(checkpoint=args.checkpoint, output=args.output, tokenizer=args.tokenizer,
+                          license=args.license, eval_dir=args.eval_dir, model_name=args.model_name)
+        report = export(ex.checkpoint, ex.output, ex.tokenizer, ex.check_tokens, ex.license, ex.eval_dir, ex.model_name)
         print(json.dumps(report, indent=2))
+        return 0
+    if args.command == "import":
+        from pathlib import Path
+
+        from pretrain.hf_import import ImportConfig, import_hf
+
+        report = import_hf(ImportConfig(hf=Path(args.hf), output=Path(args.output), preset=args.preset,
+                                        tensor_parallel=args.tensor_parallel, pipeline_parallel=args.pipeline_parallel))
+        if os.environ.get("RANK", "0") == "0":
+            print(json.dumps(report, indent=2))
         return 0
     from pretrain.config import load_train_config
 

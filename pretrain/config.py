@@ -62,9 +62,11 @@ class TrainConfig:
     seqvcr: SeqVcrConfig | None = None
     """Seq-VCR regulariser against representation collapse (arXiv 2411.02344); null (default) is off."""
     init_from: Path | None = None
-    """Checkpoint (an iter_* folder, or a checkpoints/ folder with `latest`) whose model weights start
-    this run with a fresh optimizer, schedule and step: continued pretraining (StarCoderBase ->
-    StarCoder). Ignored on --resume, which restores the run's own checkpoint."""
+    """Checkpoint (an iter_* folder, or a checkpoints/ folder with `latest`) or Hugging Face model
+    directory (GPTBigCode, Starcoder2; converted on the fly, its shape taken with `preset: null`)
+    whose model weights start this run with a fresh optimizer, schedule and step: continued
+    pretraining (StarCoderBase -> StarCoder). Ignored on --resume, which restores the run's own
+    checkpoint."""
 
     @property
     def checkpoint_dir(self) -> Path:

@@ -33,6 +33,13 @@ except in the places below, patched here and only when CUDA is absent (`apply(Fa
       all-reducing it with the first stage's; on the CPU it runs with `Tensor.cuda` returning
       the tensor itself, for the length of that call only.
 
+5. `fusions/fused_softmax.py` builds the sliding-window mask of the local softmax with
+   `transformer/utils.get_sliding_window_causal_mask`, which allocates on "cuda"; on the CPU the
+   same band is built on the CPU (StarCoder2's window, `attention=local`, only where it binds).
+6. `models/common/embeddings/rotary_pos_embedding.py`: `RotaryEmbedding.get_emb` moves its
+   inverse frequencies to `torch.cuda.current_device()` on the first forward (RoPE, StarCoder2);
+   that module's global `torch` is the same proxy as in 4a, so they stay on the CPU.
+
 Four more CUDA-only calls are avoided rather than patched: the default causal mask
 (`transformer/utils.get_default_causal_mask`, we pass our own mask, `pretrain/step.py`),
 `finalize_model_grads` and `get_grad_norm_fp32` (we all-reduce data-parallel and tied-embedding
@@ -53,11 +60,15 @@ from typing import Any
 
 import torch
 from megatron.core import utils as mcore_utils
+from megatron.core.fusions import fused_softmax as mcore_fused_softmax
+from megatron.core.models.common.embeddings import rotary_pos_embedding as mcore_rotary
 from megatron.core.models.common.language_module import language_module as mcore_language_module
 from megatron.core.pipeline_parallel import p2p_communication as mcore_p2p
 from megatron.core.pipeline_parallel import schedules as mcore_schedules
 from megatron.core.tensor_parallel import mappings as mcore_mappings
 from megatron.core.tensor_parallel import random as mcore_random
+
+from pretrain.attention import sliding_window_band
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +95,14 @@ def apply(cuda_available: bool | None = None) -> bool:
         setattr(mcore_mappings, name, globals()[f"_cpu{name}"])
     _ORIGINALS["setup_embeddings"] = mcore_language_module.LanguageModule.setup_embeddings_and_output_layer
     mcore_language_module.LanguageModule.setup_embeddings_and_output_layer = _cpu_setup_embeddings_and_output_layer
-    mcore_schedules.torch = mcore_p2p.torch = _CPU_TORCH
+    mcore_schedules.torch = mcore_p2p.torch = mcore_rotary.torch = _CPU_TORCH
+    _ORIGINALS["window_mask"] = mcore_fused_softmax.get_sliding_window_causal_mask
+    mcore_fused_softmax.get_sliding_window_causal_mask = _cpu_sliding_window_causal_mask
     mcore_utils.GlobalMemoryBuffer.get_tensor = _cpu_get_tensor
     mcore_random.CudaRNGStatesTracker.add = _cpu_add
     mcore_random.CudaRNGStatesTracker.fork = _cpu_fork
     log.debug("megatron-core patched for CPU: attention scratch buffer, RNG tracker add/fork, TP collectives, "
-              "pipeline schedules and p2p buffers, tied-embedding setup")
+              "pipeline schedules and p2p buffers, tied-embedding setup, sliding-window mask, RoPE frequencies")
     return True
 
 
@@ -107,7 +120,8 @@ def revert() -> None:
     for name in _MAPPINGS:
         setattr(mcore_mappings, name, _ORIGINALS.pop(name))
     mcore_language_module.LanguageModule.setup_embeddings_and_output_layer = _ORIGINALS.pop("setup_embeddings")
-    mcore_schedules.torch = mcore_p2p.torch = torch
+    mcore_schedules.torch = mcore_p2p.torch = mcore_rotary.torch = torch
+    mcore_fused_softmax.get_sliding_window_causal_mask = _ORIGINALS.pop("window_mask")
 
 
 def _cpu_get_tensor(self: Any, tensor_shape: tuple[int, ...], dtype: torch.dtype, name: str,
@@ -118,6 +132,11 @@ def _cpu_get_tensor(self: Any, tensor_shape: tuple[int, ...], dtype: torch.dtype
     if buf is None or buf.numel() < required_len:
         buf = self.buffer[(name, dtype)] = torch.empty(required_len, dtype=dtype, device="cpu")
     return buf[0:required_len].view(*tensor_shape)
+
+
+def _cpu_sliding_window_causal_mask(sq: int, skv: int, window_size: tuple[int, int]) -> torch.Tensor:
+    # Upstream's [sq, skv] mask (True = masked), allocated on the CPU.
+    return ~sliding_window_band(sq, skv, window_size, torch.device("cpu"))
 
 
 def _cpu_add(self: Any, name: str, seed: int) -> None:

@@ -3,6 +3,9 @@
 StarCoder (arXiv 2305.06161, section 5): GPT-2 style decoder, multi-query attention (one key/value
 head shared by all query heads), learned absolute positions, GELU MLP with a 4x hidden FFN,
 biases everywhere, LayerNorm, tied input/output embeddings (GPTBigCode ties `lm_head` to `wte`).
+StarCoder2 (arXiv 2402.19173, transformers' `Starcoder2ForCausalLM`) keeps the GELU MLP, biases
+and LayerNorm and changes the rest: grouped-query attention, RoPE, a 4,096-token sliding window
+over a 16,384-token context, and (15B only) an output layer of its own.
 Presets are YAML files in `configs/models/`; everything derived (head size, padded vocab,
 parameters, FLOPs per token) is computed here and nowhere else.
 """
@@ -41,8 +44,16 @@ class ModelConfig:
     make_vocab_size_divisible_by: int = 128
     """Megatron pads the embedding rows to a multiple of this times the tensor-parallel size."""
     position_embedding_type: Literal["learned_absolute", "rope"] = "learned_absolute"
-    rotary_base: int = 10000
-    """Only with RoPE."""
+    """learned_absolute: StarCoder's position table (exports as GPTBigCode); rope: StarCoder2's
+    rotary embedding (exports as Starcoder2)."""
+    rotary_base: float = 10000.0
+    """RoPE's theta (StarCoder2-3B: 999999.44, 7B: 1e6, 15B: 1e5); only with RoPE."""
+    tie_word_embeddings: bool = True
+    """Output layer shares the word embeddings (StarCoder, StarCoder2-3B/7B); false gives it
+    weights of its own (StarCoder2-15B)."""
+    sliding_window: int | None = None
+    """Tokens each position attends to, itself included (StarCoder2: 4096, transformers'
+    `sliding_window`); None is full causal attention. It binds only when seq_length exceeds it."""
     layernorm_epsilon: float = 1e-5
     init_method_std: float = 0.02
     attention_dropout: float = 0.1
@@ -67,6 +78,13 @@ class ModelConfig:
         if self.position_embedding_type == "learned_absolute" and self.seq_length > self.max_position_embeddings:
             raise ConfigError(f"model.seq_length {self.seq_length} exceeds model.max_position_embeddings "
                               f"{self.max_position_embeddings} (learned positions)")
+        if self.sliding_window is not None and self.sliding_window <= 0:
+            raise ConfigError(f"model.sliding_window must be positive or null, got {self.sliding_window}")
+
+    @property
+    def window_binds(self) -> bool:
+        """Whether the sliding window masks anything at this sequence length."""
+        return self.sliding_window is not None and self.sliding_window < self.seq_length
 
     @property
     def head_dim(self) -> int:
@@ -92,20 +110,25 @@ class ModelConfig:
         return qkv + proj + mlp + norms
 
     def parameters(self, tensor_parallel: int = 1) -> int:
-        """All trainable parameters, counting the tied embedding once (as GPTBigCode does)."""
+        """All trainable parameters, counting a tied embedding once (as transformers does)."""
         embed = self.padded_vocab_size(tensor_parallel) * self.hidden_size
         positions = self.max_position_embeddings * self.hidden_size if self.position_embedding_type == "learned_absolute" else 0
-        return embed + positions + self.num_layers * self.layer_parameters() + 2 * self.hidden_size
+        output = 0 if self.tie_word_embeddings else embed
+        return embed + positions + output + self.num_layers * self.layer_parameters() + 2 * self.hidden_size
 
     def flops_per_token(self, seq_length: int | None = None) -> int:
         """Training FLOPs per token: 6 x (matmul parameters, the output projection included)
-        plus causal attention scores and mixing, 6 x layers x seq x hidden (half of the dense
-        12 x layers x seq x hidden of Megatron's formula, since only the lower triangle counts)."""
+        plus causal attention scores and mixing, 12 x layers x hidden x the mean number of keys
+        a query sees: s / 2 for full causal attention (6 x layers x seq x hidden, half of the
+        dense 12 x layers x seq x hidden of Megatron's formula), W - W^2 / 2s with a window W < s."""
         s = seq_length or self.seq_length
         h, f = self.hidden_size, self.ffn_hidden_size
         matmul = self.num_layers * (h * (h + 2 * self.kv_channels) + h * h + 2 * h * f)
         matmul += self.padded_vocab_size() * h
-        return 6 * matmul + 6 * self.num_layers * s * h
+        w = self.sliding_window
+        if w is None or w >= s:
+            return 6 * matmul + 6 * self.num_layers * s * h
+        return 6 * matmul + round(12 * self.num_layers * h * (w - w * w / (2 * s)))
 
     def summary(self) -> dict[str, int | str]:
         return {
@@ -121,6 +144,8 @@ class ModelConfig:
             "vocab_size": self.vocab_size or 0,
             "padded_vocab_size": self.padded_vocab_size(),
             "position_embedding_type": self.position_embedding_type,
+            "tie_word_embeddings": str(self.tie_word_embeddings).lower(),
+            "sliding_window": self.sliding_window or 0,
         }
 
 
@@ -177,6 +202,10 @@ def transformer_config(cfg: ModelConfig, tensor_parallel: int = 1, pipeline_para
         gradient_accumulation_fusion=False,
         persist_layer_norm=False,
         apply_rope_fusion=False,
+        # megatron's (left, right) span, keys i - left .. i + right: transformers' window W keeps
+        # keys i - W + 1 .. i (`masking_utils.sliding_window_overlay`). Passed only where it masks
+        # something, so full-length causal attention keeps its fast kernels.
+        window_size=(cfg.sliding_window - 1, 0) if cfg.window_binds else None,
         # Recomputation is ours (`attention.RecomputedTransformerLayer`, chosen in `layer_spec`):
         # megatron-core's own loses the autocast dtype and reads the CUDA RNG.
         recompute_granularity=None,
@@ -231,7 +260,8 @@ def build_model(cfg: ModelConfig, tensor_parallel: int = 1, pipeline_parallel: i
                 sequence_parallel: bool = False, params_dtype: torch.dtype | None = None,
                 recompute: bool = False, on_gpu: bool = False, attention: Attention = "local"):
     """This rank's `GPTModel` (parallel state must be initialised). Output layer tied to the
-    word embeddings; logits padded to `padded_vocab_size(tensor_parallel)`. `attention` picks
+    word embeddings unless `tie_word_embeddings` is false; logits padded to
+    `padded_vocab_size(tensor_parallel)`. `attention` picks
     the core attention (`resolve_attention`); "local" is megatron-core's stock module."""
     from megatron.core import parallel_state
     from megatron.core.models.gpt import GPTModel
@@ -246,7 +276,7 @@ def build_model(cfg: ModelConfig, tensor_parallel: int = 1, pipeline_parallel: i
         pre_process=parallel_state.is_pipeline_first_stage(),
         post_process=parallel_state.is_pipeline_last_stage(),
         parallel_output=True,
-        share_embeddings_and_output_weights=True,
+        share_embeddings_and_output_weights=cfg.tie_word_embeddings,
         position_embedding_type=cfg.position_embedding_type,
         rotary_base=cfg.rotary_base,
     )

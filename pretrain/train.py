@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from pretrain import checkpoint, parallel, seqvcr
+from pretrain import checkpoint, hf, hf_import, parallel, seqvcr
 from pretrain.config import TrainConfig, resolve
 from pretrain.data import PretrainDataset
 from pretrain.metrics import MetricsWriter, plot_loss
@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train `cfg.train_steps` steps; returns a summary (losses, tokens/s, output paths)."""
     if cfg.init_from is not None and not resume:
-        checkpoint.resolve(cfg.init_from)  # a wrong path fails before anything is built
+        if hf.is_hf_dir(cfg.init_from):  # a public checkpoint: its shape (and tokenizer) set the model
+            cfg = hf_import.resolve_init_from(cfg)
+        else:
+            checkpoint.resolve(cfg.init_from)  # a wrong path fails before anything is built
     tokenizer = load_tokenizer(cfg.tokenizer) if cfg.tokenizer is not None else None
     cfg = resolve(cfg, tokenizer.get_vocab_size() if tokenizer else None)
     if cfg.threads:
@@ -83,6 +86,9 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
         start = int(meta["step"])
         wandb_run_id = meta.get("wandb_run_id")  # the W&B run this checkpoint belongs to, if any
         log.info("resumed from step %d (%d samples consumed)", start, meta["consumed_samples"])
+    elif cfg.init_from is not None and hf.is_hf_dir(cfg.init_from):
+        hf_import.load_into(model, cfg.init_from, cfg.model, cfg.parallel.tensor_parallel)
+        log.info("initialised from Hugging Face %s: converted on the fly, fresh optimizer and schedule", cfg.init_from)
     elif cfg.init_from is not None:
         source = checkpoint.resolve(cfg.init_from)
         meta = checkpoint.load_weights(source, model)

@@ -42,8 +42,10 @@ def test_deterministic_under_seed(backend, humaneval):
 def test_max_length_counts_the_prompt(backend, humaneval):
     prompt = humaneval.prompt(humaneval.problems()[0])
     n_prompt = len(backend.tokenizer(prompt).input_ids)
-    ids = backend.generate_ids(prompt, 2, (), SamplingParams(temperature=1.0, max_length_generation=n_prompt + 5))
-    assert ids.shape == (2, n_prompt + 5)
+    (rows,) = backend.generate_ids([prompt], 2, (), SamplingParams(temperature=1.0, max_length_generation=n_prompt + 5))
+    assert len(rows) == 2
+    eos = backend.tokenizer.eos_token_id
+    assert all(len(r) == n_prompt + 5 or (len(r) < n_prompt + 5 and r[-1] == eos) for r in rows)
 
 
 def test_stop_words_end_generation(backend, humaneval):
@@ -52,14 +54,14 @@ def test_stop_words_end_generation(backend, humaneval):
     n_prompt = len(backend.tokenizer(prompt).input_ids)
     params = SamplingParams(temperature=1.0, max_length_generation=n_prompt + 50)
     stops = tuple(chr(c) for c in range(32, 127)) + ("\n", "\t", "\ufffd")
-    ids = backend.generate_ids(prompt, 2, stops, params)
-    assert ids.shape[1] < n_prompt + 50
+    (rows,) = backend.generate_ids([prompt], 2, stops, params)
+    assert all(len(r) <= n_prompt + 2 for r in rows)  # each cut at the token that made a stop word
 
 
 def test_prompt_filling_max_length_returns_the_prompt(backend, humaneval):
     prompt = humaneval.prompt(humaneval.problems()[0])
-    ids = backend.generate_ids(prompt, 1, (), SamplingParams(max_length_generation=8))
-    assert ids.shape == (1, 8)  # truncated on the left, as the harness's tokenizer does
+    (rows,) = backend.generate_ids([prompt], 1, (), SamplingParams(max_length_generation=8))
+    assert rows == [backend.tokenizer(prompt).input_ids[-8:]]  # truncated on the left, as the harness's tokenizer does
 
 
 def test_missing_model_dir_is_an_eval_error(tmp_path):
@@ -73,9 +75,10 @@ def test_prompt_batching_matches_one_prompt_at_a_time_when_greedy(backend, human
     prompts = [humaneval.prompt(p) for p in humaneval.problems()[:4]]  # different lengths: left padding
     params = SamplingParams(do_sample=False, max_length_generation=max(len(backend.tokenizer(p).input_ids)
                                                                        for p in prompts) + 16)
-    single = [backend.generate_for_prompt(p, 1, (), params)[0] for p in prompts]
-    batched = [texts[0] for texts in backend.generate_many(prompts, 1, (), params)]
-    assert [s[:len(p) + 40] for s, p in zip(single, prompts)] == [b[:len(p) + 40] for b, p in zip(batched, prompts)]
+    stops = (*humaneval.stop_words, backend.eos_token)
+    single = [backend.generate_ids([p], 1, stops, params)[0] for p in prompts]
+    batched = backend.generate_ids(prompts, 1, stops, params)
+    assert single == batched  # token for token, each cut at its own stop
 
 
 def test_prompt_batching_keeps_the_harness_layout(backend, humaneval):

@@ -4,10 +4,12 @@ import json
 
 import pytest
 import torch
+import yaml
 from transformers import AutoTokenizer, GPTBigCodeForCausalLM
 
 from pretrain.cli import main
-from pretrain.export import export, qkv_to_bigcode
+from pretrain.export import export
+from pretrain.hf.gpt_bigcode import qkv_to_hf as qkv_to_bigcode
 from pretrain.model import ModelConfig
 from pretrain.train import train
 from starforge.errors import PretrainError
@@ -60,3 +62,42 @@ def test_gqa_cannot_become_gpt_bigcode():
 def test_export_of_a_missing_checkpoint_is_one_line_error(tmp_path):
     with pytest.raises(PretrainError, match="checkpoint directory not found"):
         export(tmp_path / "nope", tmp_path / "hf")
+
+
+def test_export_writes_a_model_card_with_the_hub_metadata(trained, tmp_path):
+    metrics = tmp_path / "eval" / "evaluation_results.json"
+    metrics.parent.mkdir()
+    metrics.write_text(json.dumps({"humaneval": {"pass@1": 0.125, "pass@10": 0.25}, "config": {"model": "x"}}))
+    export(trained / "checkpoints", tmp_path / "hf", license="bigcode-openrail-m", eval_dir=metrics.parent,
+           model_name="tiny-coder")
+    card = (tmp_path / "hf" / "README.md").read_text()
+    assert card.startswith("---\n")
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["license"] == "bigcode-openrail-m" and meta["pipeline_tag"] == "text-generation"
+    result = meta["model-index"][0]["results"][0]
+    assert meta["model-index"][0]["name"] == "tiny-coder" and result["dataset"]["type"] == "openai_humaneval"
+    assert {m["type"]: m["value"] for m in result["metrics"]} == {"pass@1": 0.125, "pass@10": 0.25}
+    body = card.split("---\n", 2)[2]
+    assert "| architecture | GPTBigCodeForCausalLM |" in body and "multi-query" in body
+    assert "`<fim_prefix>` = 1" in body and "`<fim_pad>` = 4" in body  # the run's tokenizer's FIM ids
+    assert "| context length | 256 tokens (trained at 64) |" in body
+    assert "| humaneval | pass@1 | 0.1250 |" in body
+
+
+def test_model_card_data_summary_reads_the_shards_and_the_funnel(tmp_path):
+    from pretrain.model_card import data_summary
+
+    curate, shards = tmp_path / "curated", tmp_path / "shards"
+    (curate / "kept").mkdir(parents=True)
+    shards.mkdir()
+    (curate / "funnel.json").write_text(json.dumps({
+        "input": {"docs": 1000, "bytes": 9000}, "kept": {"docs": 700, "bytes": 6000, "tokens": 0},
+        "steps": [{"step": "xml header", "docs_in": 1000, "docs_out": 900}, {"step": "dedup", "docs_in": 900,
+                                                                             "docs_out": 700}]}))
+    (shards / "config.yaml").write_text(yaml.safe_dump({"input": str(curate / "kept")}))
+    (shards / "summary.json").write_text(json.dumps({"docs": 700, "tokens": 12345}))
+    (summary,) = data_summary({"data": {"sources": [{"path": str(shards), "weight": 2.0}]}})
+    assert summary["docs"] == 700 and summary["tokens"] == 12345 and summary["weight"] == 2.0
+    assert summary["curation"]["docs_in"] == 1000 and summary["curation"]["steps"] == {"xml header": 100, "dedup": 200}
+    (missing,) = data_summary({"data": {"sources": [{"path": str(tmp_path / "elsewhere")}]}})
+    assert set(missing) == {"path", "weight"}  # nothing found, nothing invented

@@ -11,13 +11,51 @@ from pretrain.parallel import ParallelConfig, check_layout
 from starforge.errors import ConfigError, PretrainError
 
 
-def test_every_model_preset_loads_with_starcoder_architecture():
-    assert {"tiny", "starcoderbase-1b", "starcoderbase-3b", "starcoderbase-7b", "starcoder-15.5b"} <= set(preset_names())
+def test_every_model_preset_loads_with_its_family_architecture():
+    assert {"tiny", "santacoder", "starcoderbase-1b", "starcoderbase-3b", "starcoderbase-7b", "starcoder-15.5b",
+            "starcoder2-tiny", "starcoder2-3b", "starcoder2-7b", "starcoder2-15b"} <= set(preset_names())
     for name in preset_names():
         cfg = load_preset(name)
-        assert cfg.num_query_groups == 1, name
         assert cfg.ffn_hidden_size == 4 * cfg.hidden_size, name
-        assert cfg.position_embedding_type == "learned_absolute", name
+        if name.startswith("starcoder2"):  # GQA, RoPE, sliding window
+            assert 1 < cfg.num_query_groups < cfg.num_attention_heads, name
+            assert cfg.position_embedding_type == "rope" and cfg.sliding_window is not None, name
+        else:  # StarCoder: multi-query, learned positions
+            assert cfg.num_query_groups == 1, name
+            assert cfg.position_embedding_type == "learned_absolute", name
+
+
+# Published sizes: the hub's safetensors metadata for starcoder2-15b (exact); the hub's rounded
+# "3.03B" and "7.17B" for the smaller two; "1.1B" for SantaCoder (arXiv 2301.03988).
+@pytest.mark.parametrize("name,published,tolerance", [("starcoder2-15b", 15_957_889_024, 0),
+                                                      ("starcoder2-7b", 7.17e9, 0.005e9),
+                                                      ("starcoder2-3b", 3.03e9, 0.005e9),
+                                                      ("santacoder", 1.1e9, 0.05e9)])
+def test_preset_parameter_counts_match_the_published_ones(name, published, tolerance):
+    assert abs(load_preset(name).parameters() - published) <= tolerance
+
+
+@pytest.mark.parametrize("name", ["starcoder2-3b", "starcoder2-15b"])
+def test_parameter_count_equals_transformers_starcoder2(name):
+    from transformers import Starcoder2Config, Starcoder2ForCausalLM
+
+    cfg = load_preset(name)
+    hf = Starcoder2Config(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, intermediate_size=cfg.ffn_hidden_size,
+                          num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_attention_heads,
+                          num_key_value_heads=cfg.num_query_groups, tie_word_embeddings=cfg.tie_word_embeddings)
+    with torch.device("meta"):
+        model = Starcoder2ForCausalLM(hf)
+    assert cfg.parameters() == sum(p.numel() for p in model.parameters())  # a tied lm_head counted once
+
+
+def test_sliding_window_cuts_attention_flops_only_where_it_binds():
+    cfg = load_preset("starcoder2-3b")
+    full = ModelConfig(**{**cfg.__dict__, "sliding_window": None})
+    assert cfg.flops_per_token(4096) == full.flops_per_token(4096)  # window = sequence: nothing masked
+    assert cfg.flops_per_token(16384) < full.flops_per_token(16384)
+    w, s = 4096, 16384
+    assert full.flops_per_token(s) - cfg.flops_per_token(s) == pytest.approx(
+        12 * cfg.num_layers * cfg.hidden_size * (s / 2 - (w - w * w / (2 * s))), rel=1e-9)
 
 
 def test_starcoder_15b_parameter_count_matches_paper():
