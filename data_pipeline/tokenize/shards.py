@@ -138,11 +138,12 @@ def tokenize(cfg: TokenizeConfig) -> dict:
 
     docs = tokens = text_bytes = 0
     for path in sorted((out / "logs" / "stats").glob("*.json")):
-        for step in json.loads(path.read_text(encoding="utf-8")):
-            stats = {k: (v["total"] if isinstance(v, dict) else v) for k, v in step["stats"].items()}
-            docs += stats.get("documents", 0) if "READER" in step["name"] else 0
-            text_bytes += stats.get("doc_len", 0) if "READER" in step["name"] else 0
-            tokens += stats.get("tokens", 0)
+        # one entry per block, in pipeline order (datatrove's PipelineStats): [reader, tokenizer]
+        reader, tokenizer = ({k: (v["total"] if isinstance(v, dict) else v) for k, v in step["stats"].items()}
+                             for step in json.loads(path.read_text(encoding="utf-8")))
+        docs += reader.get("documents", 0)
+        text_bytes += reader.get("doc_len", 0)
+        tokens += tokenizer.get("tokens", 0)
     shards = [str(p) for p in shard_prefixes(out, required=False)]
     summary = {"docs": int(docs), "tokens": int(tokens), "chars": int(text_bytes), "shards": shards,
                "wall_s": round(wall, 2), "tokens_per_s": round(tokens / wall) if wall > 0 else None}
