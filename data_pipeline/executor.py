@@ -20,7 +20,7 @@ from starforge.errors import ConfigError
 from starforge.executors import run_local
 
 if TYPE_CHECKING:
-    from data_pipeline.curate import CurateConfig
+    from data_pipeline.config import CurateConfig
 
 log = logging.getLogger("data_pipeline")
 

@@ -62,9 +62,10 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: typing.
         where = str(file)
         loaded = read_yaml(file)
         declared = loaded.pop("command", None)
-        if command is not None and declared is not None and str(declared) != command:
-            raise ConfigError(f"{file}: this preset configures `starforge {declared}`, not `starforge {command}`; "
-                              f"pass it to that command, or pass a preset for {command}")
+        if command is not None and declared is not None and not preset_matches(declared, command):
+            names = " or ".join(f"`starforge {d}`" for d in (declared if isinstance(declared, list) else [declared]))
+            raise ConfigError(f"{file}: this preset configures {names}, not `starforge {command}`; pass it to "
+                              f"that command, or pass a preset made for `starforge {command}`")
         _deep_update(data, loaded)
     if flags and not flags_last:
         _deep_update(data, flags)
@@ -72,6 +73,12 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: typing.
     if flags and flags_last:
         _deep_update(data, flags)
     return from_dict(cls, data, where=where)
+
+
+def preset_matches(declared: str | list[str], command: str) -> bool:
+    """A preset's `command:` (one name or a list; a stage name covers its commands) covers `command`."""
+    names = declared if isinstance(declared, list) else [declared]
+    return any(command == str(n) or command.startswith(f"{n} ") for n in names)
 
 
 def apply_overrides(data: dict[str, Any], overrides: typing.Sequence[str]) -> None:
@@ -86,7 +93,7 @@ def apply_overrides(data: dict[str, Any], overrides: typing.Sequence[str]) -> No
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {item!r}: '{part}' is not a section")
-        node[parts[-1]] = _parse_scalar(raw)
+        node[parts[-1]] = parse_scalar(raw)
 
 
 def preset_dir() -> Path:
@@ -225,12 +232,15 @@ def _deep_update(dst: dict[str, Any], src: dict[str, Any]) -> None:
             dst[key] = value
 
 
-def _parse_scalar(raw: str) -> Any:
+def parse_scalar(raw: str) -> Any:
     """`--set` values are YAML scalars: 3e-4, true, null, [1, 2], "text"."""
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
+
+
+_parse_scalar = parse_scalar  # the name pretrain used before it was public
 
 
 def _coerce(typ: Any, value: Any, where: str, key: str) -> Any:

@@ -40,7 +40,8 @@ def claim_outputs(command: str, outputs: Mapping[str, Path], inputs: Mapping[str
     With `create`, make each output folder and write the marker; returns the folders this call
     created (for `release` if the command then fails)."""
     files = files or {}
-    resolved_in = {flag: _resolve(path) for flag, path in inputs.items()}
+    # An input that does not exist is the command's own error to report (nothing to protect).
+    resolved_in = {flag: _resolve(path) for flag, path in inputs.items() if Path(path).exists()}
     for flag, out in [*outputs.items(), *files.items()]:
         target = _resolve(out)
         for in_flag, src in resolved_in.items():
