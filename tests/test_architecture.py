@@ -60,8 +60,6 @@ KNOWN: dict[tuple[str, str], str] = {
 """Arrows the table forbids that are still in the tree, with whose work removes them."""
 
 KNOWN_CYCLES: dict[tuple[str, str], str] = {
-    ("data_pipeline.curate", "data_pipeline.pipelines"):
-        "cli helper: CurateConfig moves out of curate.py into data_pipeline/config.py",
     ("eval.generate", "eval.vllm_backend"): "evalft helper: the backend protocol in a module of its own",
 }
 """Cycles still in the tree, each named by two modules it joins, with whose work breaks it; a
