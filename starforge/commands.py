@@ -64,6 +64,15 @@ class Command:
     """Extra flag names for fields: {"from": "init_from"} makes `--from` set init_from."""
     description: str = ""
     """Longer text for the command's --help (default: `help`)."""
+    extras: tuple[tuple[str, Any, Any, str], ...] = ()
+    """Flags that are not config (name, type, default, doc), passed to run as keywords:
+    `--resume` continues a run, it does not describe one."""
+    load: Any = None
+    """`load(path, overrides, flags=, command=)` (or "module:function") instead of load_config,
+    for a config with its own defaults (pretrain's model presets)."""
+    pass_source: bool = False
+    """Also pass run `config_path=` and `overrides=` (flags as `key=value` first), for a command
+    that writes another command line (pretrain launch's sbatch script)."""
 
     def config_class(self) -> type:
         return _resolve(self.config) if isinstance(self.config, str) else (
@@ -81,6 +90,11 @@ def extend(base: type, name: str, fields: Sequence[tuple[str, Any, Any, str]]) -
     cls.__field_docs__ = {n: doc for n, _, _, doc in fields}
     cls.__module__ = base.__module__
     return cls
+
+
+def narrow(cfg: Any, base: type) -> Any:
+    """The `base` config inside an `extend`ed one (what the stage's own function takes and saves)."""
+    return base(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(base)})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,6 +160,14 @@ def build_parser(prog: str, command: Command, cls: type | None = None) -> argpar
             parser.add_argument(*names, type=_str2bool, nargs="?", const=True, metavar="BOOL", **kwargs)
         else:
             parser.add_argument(*names, metavar=_metavar(typ), **kwargs)
+    for name, typ, default, text in command.extras:
+        names = list(dict.fromkeys([f"--{name.replace('_', '-')}", f"--{name}"]))
+        shown = f" (default: {default!r})" if default not in (None, False) else ""
+        kwargs = {"dest": f"extra:{name}", "default": argparse.SUPPRESS, "help": f"{text}{shown}".replace("%", "%%")}
+        if typ is bool:
+            parser.add_argument(*names, action="store_true", **kwargs)
+        else:
+            parser.add_argument(*names, metavar=_metavar(typ), **kwargs)
     add_config_args(parser)
     parser.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
     if command.outputs:
@@ -157,6 +179,11 @@ def build_parser(prog: str, command: Command, cls: type | None = None) -> argpar
 
 def parse_command(prog: str, command: Command, argv: Sequence[str]) -> tuple[Any, bool] | None:
     """(config, overwrite) from `argv`, or None when it asked for --help-config."""
+    parsed = _parse(prog, command, argv)
+    return None if parsed is None else (parsed["config"], parsed["overwrite"])
+
+
+def _parse(prog: str, command: Command, argv: Sequence[str]) -> dict[str, Any] | None:
     cls = command.config_class()
     args = vars(build_parser(prog, command, cls).parse_args(list(argv)))
     if args.pop("help_config"):
@@ -164,22 +191,33 @@ def parse_command(prog: str, command: Command, argv: Sequence[str]) -> tuple[Any
         return None
     overwrite = bool(args.pop("overwrite", False))
     path, overrides = args.pop("config"), args.pop("overrides")
+    extras = {name: args.pop(f"extra:{name}", default) for name, _, default, _ in command.extras}
+    for name, typ, _, _ in command.extras:
+        if typ is not bool and isinstance(extras[name], str):
+            extras[name] = _typed_extra(prog, name, typ, extras[name])
     hints = typing.get_type_hints(cls)
     flags = {key: _flag_value(hints[key], value) for key, value in args.items()}
     full = prog.removeprefix("starforge ")
-    cfg = load_config(cls, path, overrides, flags=flags, flags_last=command.flags_last, command=full)
+    if command.load is not None:
+        load = _resolve(command.load) if isinstance(command.load, str) else command.load
+        cfg = load(path, list(overrides), flags=flags, command=full)
+    else:
+        cfg = load_config(cls, path, overrides, flags=flags, flags_last=command.flags_last, command=full)
     for name in command.required:
         if getattr(cfg, name) in (None, "", [], ()):
             flag = name.upper() if name in command.positional else f"--{_spelling(command, name)}"
             raise ConfigError(f"{prog}: {flag} is required")
-    return cfg, overwrite
+    if command.pass_source:
+        extras["config_path"] = path
+        extras["overrides"] = [f"{k}={_as_yaml(v)}" for k, v in flags.items()] + list(overrides)
+    return {"config": cfg, "overwrite": overwrite, "extras": extras}
 
 
 def run_command(prog: str, command: Command, argv: Sequence[str]) -> int:
-    parsed = parse_command(prog, command, argv)
+    parsed = _parse(prog, command, argv)
     if parsed is None:
         return 0
-    cfg, overwrite = parsed
+    cfg, overwrite, extras = parsed["config"], parsed["overwrite"], parsed["extras"]
 
     def paths(names: Sequence[str]) -> dict[str, list[Path]]:
         found: dict[str, list[Path]] = {}
@@ -200,12 +238,30 @@ def run_command(prog: str, command: Command, argv: Sequence[str]) -> int:
             files={flag[n]: p for n, ps in paths(command.output_files).items() for p in ps},
             overwrite=overwrite, create=not getattr(cfg, "dry_run", False))
     try:
-        result = command.run_function()(cfg)
+        result = command.run_function()(cfg, **extras)
     except BaseException:
         for folder in claimed:  # a run that failed before writing anything leaves no folder behind
             run_dir.release(folder)
         raise
     return int(result) if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def _typed_extra(prog: str, name: str, typ: Any, text: str) -> Any:
+    inner = _inner(typ)
+    if inner in (int, float):
+        try:
+            return inner(text)
+        except ValueError:
+            raise ConfigError(f"{prog}: --{name.replace('_', '-')} must be {'an integer' if inner is int else 'a number'}, "
+                              f"got {text!r}") from None
+    return Path(text) if inner is Path else text
+
+
+def _as_yaml(value: Any) -> str:
+    """A flag value as the `--set` text that means the same (JSON is YAML)."""
+    import json
+
+    return json.dumps(value if not isinstance(value, Path) else str(value), default=str)
 
 
 def _resolve(ref: str) -> Any:
