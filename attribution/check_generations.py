@@ -1,4 +1,4 @@
-"""`starforge attribution check-generations GENERATIONS --index DIR`: every generated sample of
+"""`starforge attribution check-generations GENERATIONS --index DIR --output OUT`: every sample of
 a harness-format generations file (`starforge eval --save_generations`) checked against an
 attribution index, the verbatim overlaps written out.
 
@@ -37,7 +37,8 @@ class CheckGenerationsConfig:
     index: Path | None = None
     """An index folder written by `starforge attribution index`."""
     output: Path | None = None
-    """Folder for hits.json and summary.json; default: the generations file's folder."""
+    """Folder to write hits.json and summary.json into (not the generations file's own folder:
+    an output never contains an input)."""
 
     def __post_init__(self) -> None:
         for name in ("generations", "index", "output"):
@@ -48,13 +49,13 @@ class CheckGenerationsConfig:
 
 def check_generations(cfg: CheckGenerationsConfig) -> dict[str, Any]:
     """Check every sample; writes OUT/hits.json and OUT/summary.json and returns the summary."""
-    if cfg.generations is None or cfg.index is None:
-        raise ConfigError("check-generations needs a generations file and --index DIR "
-                          "(starforge attribution check-generations GENERATIONS --index DIR)")
+    if cfg.generations is None or cfg.index is None or cfg.output is None:
+        raise ConfigError("check-generations needs a generations file, --index DIR and --output DIR "
+                          "(starforge attribution check-generations GENERATIONS --index DIR --output DIR)")
     from attribution.attributor import Attributor
 
     generations = read_generations(cfg.generations)
-    out = cfg.output or cfg.generations.parent
+    out = cfg.output
     hits, checked, skipped = [], 0, 0
     with Attributor(cfg.index) as attributor:
         for problem, samples in enumerate(generations):

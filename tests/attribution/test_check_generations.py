@@ -36,3 +36,20 @@ def test_not_a_generations_file_is_one_line_error(index_dir, tmp_path):
     with pytest.raises(FormatError, match="gens.json: expected a non-empty JSON list") as info:
         check_generations(CheckGenerationsConfig(generations=bad, index=index_dir, output=tmp_path / "out"))
     assert "\n" not in str(info.value)
+
+
+def test_command_line_writes_hits_and_refuses_an_output_holding_its_input(index_dir, tmp_path, capsys):
+    from starforge.cli import main
+
+    start, end = function_lines(STDLIB / "textwrap.py", "dedent")
+    gens = tmp_path / "eval" / "generations_humaneval.json"
+    gens.parent.mkdir()
+    gens.write_text(json.dumps([[lines_of(STDLIB / "textwrap.py", start, end)]]))
+    argv = ["attribution", "check-generations", str(gens), "--index", str(index_dir)]
+    assert main([*argv, "--output", str(tmp_path / "attribution")]) == 0
+    assert "1 generations checked" in capsys.readouterr().out
+    assert json.loads((tmp_path / "attribution" / "summary.json").read_text())["generations_with_hits"] == 1
+
+    assert main([*argv, "--output", str(tmp_path / "eval")]) == 2  # would hold its own input
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--output" in err
