@@ -94,9 +94,9 @@ def recipe(cfg: DemoConfig) -> list[Step]:
                            "--vocab-size", str(cfg.vocab_size))),
         Step("shards", ("data", "tokenize", "--input", str(data / "kept"), "--tokenizer", str(tokenizer),
                         "--output", str(shards), "--workers", workers, "--tasks", workers)),
-        Step("pretrain", ("pretrain", "train", "--config", str(cfg.pretrain_config),
-                          "--set", f"data.sources=[{{path: {shards}}}]", "--set", f"tokenizer={tokenizer}",
-                          "--set", f"out_dir={pretrain}", *_sets(cfg.pretrain_overrides))),
+        Step("pretrain", ("pretrain", "train", "--config", str(cfg.pretrain_config), "--tokenizer", str(tokenizer),
+                          "--out-dir", str(pretrain), "--set", f"data.sources=[{{path: {shards}}}]",
+                          *_sets(cfg.pretrain_overrides))),
         # export itself refuses a model whose logits differ from megatron-core's by >= 1e-4
         Step("hf", ("pretrain", "export", "--checkpoint", str(pretrain / "checkpoints"), "--output", str(hf))),
         Step("eval", (*eval_common, "--save_generations", "--save_generations_path",

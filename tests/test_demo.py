@@ -41,6 +41,38 @@ def test_recipe_is_command_lines_each_reading_what_earlier_ones_wrote(tmp_path):
             assert owner in [s.name for s in steps[: i + 1]], (step.name, p)
 
 
+def test_every_command_line_parses_with_its_stages_own_parser(tmp_path):
+    """Each step is what the stage's own command accepts: parsed by that command's builder into
+    the config the demo means (no step runs)."""
+    import importlib
+
+    from starforge.commands import parse_command
+
+    cfg = DemoConfig(output=tmp_path / "demo", corpus=str(tmp_path / "corpus"), limit=8,
+                     pretrain_overrides=["train_steps=40"], eval_overrides=["n_samples=2"])
+    stages = {"data": "data_pipeline.cli", "pretrain": "pretrain.cli", "eval": "eval.cli",
+              "attribution": "attribution.cli"}
+    parsed = {}
+    for step in recipe(cfg):
+        module = importlib.import_module(stages[step.argv[0]])
+        commands = getattr(module, "COMMANDS", None) or [module.COMMAND]
+        rest = list(step.argv[1:])
+        command = next((c for c in commands if c.name and rest and c.name == rest[0]), None)
+        if command is not None:
+            rest = rest[1:]
+        else:
+            command = commands[0]
+        prog = " ".join(["starforge", step.argv[0], *([command.name] if command.name else [])])
+        parsed[step.name] = parse_command(prog, command, rest)[0]
+    assert parsed["data"].output == cfg.output / "data" and parsed["data"].workers == 2
+    assert parsed["tokenizer"].vocab_size == cfg.vocab_size
+    assert str(parsed["pretrain"].tokenizer) == str(cfg.output / "tokenizer") and parsed["pretrain"].train_steps == 40
+    assert parsed["eval"].n_samples == 2 and parsed["eval"].limit == 8 and parsed["eval"].allow_code_execution
+    assert parsed["eval-canonical"].n_samples == 1 and parsed["eval-canonical"].check_references
+    assert parsed["index"].exact.min_len == cfg.attribution_min_len
+    assert parsed["attribution"].index == cfg.output / "index"
+
+
 @pytest.mark.slow
 def test_demo_runs_every_stage_and_writes_the_report(tmp_path, capsys):
     corpus = make_corpus(tmp_path / "corpus")
