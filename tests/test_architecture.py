@@ -52,11 +52,7 @@ package (`OWN_STAGE`); `STAGE_CLI` is any stage's `cli` module (the dispatcher's
 EXTRA_STAGE_ARROWS = {("data_pipeline", "pii")}
 """The one stage-to-stage arrow: pii's datatrove step in the data chain."""
 
-KNOWN: dict[tuple[str, str], str] = {
-    ("finetune.cli", "pretrain.config"): "cli helper: `finetune continue` becomes pretrain's trainer through the "
-                                         "dispatcher (issue 15, point 3)",
-    ("finetune.cli", "pretrain.train"): "cli helper: as above",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 """Arrows the table forbids that are still in the tree, with whose work removes them."""
 
 KNOWN_CYCLES: dict[tuple[str, str], str] = {
