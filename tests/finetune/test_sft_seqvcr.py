@@ -3,9 +3,9 @@
 import pytest
 
 from finetune.sft import SFTConfig, load_model_and_tokenizer, make_trainer, read_sft_records, sft
+from starforge.errors import ConfigError
 from starforge.modeling.pause import PAUSE_TOKEN
 from starforge.modeling.seqvcr import SeqVcrConfig
-from starforge.errors import ConfigError
 
 
 def _losses(out_dir):
