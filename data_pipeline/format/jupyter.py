@@ -125,6 +125,7 @@ class JupyterConverter(PipelineStep):
     bytes_in, bytes_dropped) plus `added` for the second form."""
 
     name = "jupyter"
+    type = "✂️ - FORMAT"
 
     @classmethod
     def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
@@ -135,7 +136,6 @@ class JupyterConverter(PipelineStep):
         converter = cls(cfg.jupyter, exclusion_writer=exclusion_writer)
         # the converted forms get their own token counts
         return [converter, TokenCount(cfg.count_tokens)] if cfg.count_tokens else converter
-    type = "✂️ - FORMAT"
 
     def __init__(self, config: JupyterConfig | None = None, exclusion_writer: DiskWriter | None = None):
         super().__init__()
