@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from starforge.commands import Command, run_commands
 from starforge.errors import ConfigError
-
-JOB_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 @dataclass
@@ -74,6 +71,7 @@ def _train(cfg, resume: bool = False) -> int:
 def _launch(cfg, *, slurm: bool, nodes: int | None, gpus_per_node: int, job_name: str, partition: str | None,
             time: str, output: Path | None, dry_run: bool, submit: bool, config_path, overrides) -> int:
     from pretrain.launch.slurm import launch
+    from starforge.executors import check_job_name
 
     if not slurm:
         raise ConfigError("starforge pretrain launch: --slurm is required (Slurm is the only launcher)")
@@ -81,9 +79,7 @@ def _launch(cfg, *, slurm: bool, nodes: int | None, gpus_per_node: int, job_name
         raise ConfigError("starforge pretrain launch: --nodes is required")
     if dry_run and submit:
         raise ConfigError("starforge pretrain launch: --dry-run and --submit exclude each other")
-    if not JOB_NAME.fullmatch(job_name):
-        raise ConfigError(f"--job-name {job_name!r}: use 1-128 letters, digits, '.', '_' or '-' (it becomes an "
-                          "#SBATCH line)")
+    check_job_name(job_name)  # before anything is written: a newline would add an #SBATCH line of its own
     if output is not None and Path(output).is_dir():
         raise ConfigError(f"--output {output} is a folder; give the path of the sbatch script to write")
     script = launch(cfg, config_path, overrides, nodes=nodes, gpus_per_node=gpus_per_node, job_name=job_name,
