@@ -316,7 +316,7 @@ def _metavar(typ: Any) -> str:
     if inner is Path:
         return "PATH"
     if _is_list(typ):
-        return "[A, B]"
+        return "A,B"
     if typing.get_origin(inner) is typing.Literal:
         return "{" + ",".join(map(str, typing.get_args(inner))) + "}"
     return "TEXT"
