@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 import sys
 from dataclasses import dataclass
@@ -95,8 +96,12 @@ def _check_listen(host: str, port: int) -> None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        if not host or any(c.isspace() for c in host):
-            raise AttributionError(f"--host {host!r}: not an address or host name") from None
+        # Refused before any name lookup: not a host name (RFC 1123 labels), or dotted numbers
+        # that are no IPv4 address (999.1.2.3).
+        label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+        if not re.fullmatch(rf"{label}(\.{label})*\.?", host) or re.fullmatch(r"[0-9.]+", host):
+            raise AttributionError(f"--host {host!r}: not an address or host name; give an address such as "
+                                   "127.0.0.1 or 0.0.0.0") from None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as exc:

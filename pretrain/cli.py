@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from starforge.commands import Command, run_commands
 from starforge.errors import ConfigError
-
-JOB_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 @dataclass
@@ -72,8 +69,10 @@ def _train(cfg, resume: bool = False) -> int:
 
 
 def _launch(cfg, *, slurm: bool, nodes: int | None, gpus_per_node: int, job_name: str, partition: str | None,
-            time: str, output: Path | None, dry_run: bool, submit: bool, config_path, overrides) -> int:
+            time: str, output: Path | None, dry_run: bool, submit: bool, overwrite: bool, config_path,
+            overrides) -> int:
     from pretrain.launch.slurm import launch
+    from starforge.executors import check_job_name
 
     if not slurm:
         raise ConfigError("starforge pretrain launch: --slurm is required (Slurm is the only launcher)")
@@ -81,11 +80,15 @@ def _launch(cfg, *, slurm: bool, nodes: int | None, gpus_per_node: int, job_name
         raise ConfigError("starforge pretrain launch: --nodes is required")
     if dry_run and submit:
         raise ConfigError("starforge pretrain launch: --dry-run and --submit exclude each other")
-    if not JOB_NAME.fullmatch(job_name):
-        raise ConfigError(f"--job-name {job_name!r}: use 1-128 letters, digits, '.', '_' or '-' (it becomes an "
-                          "#SBATCH line)")
+    check_job_name(job_name)  # before anything is written: a newline would add an #SBATCH line of its own
     if output is not None and Path(output).is_dir():
         raise ConfigError(f"--output {output} is a folder; give the path of the sbatch script to write")
+    if not dry_run:  # the run folder is the job's `pretrain train` folder (its Slurm logs land there first)
+        from starforge.run_dir import claim_outputs
+
+        claim_outputs("pretrain train", {"--out-dir": Path(cfg.out_dir)},
+                      {k: Path(v) for k, v in (("--tokenizer", cfg.tokenizer), ("--init-from", cfg.init_from)) if v},
+                      overwrite=overwrite)
     script = launch(cfg, config_path, overrides, nodes=nodes, gpus_per_node=gpus_per_node, job_name=job_name,
                     partition=partition, time_limit=time, output=output, dry_run=dry_run, submit=submit)
     if dry_run:
@@ -96,6 +99,7 @@ def _launch(cfg, *, slurm: bool, nodes: int | None, gpus_per_node: int, job_name
 COMMANDS = [
     Command("train", "pretrain.config:TrainConfig", _train,
             "train (in-process, or one process per rank under torchrun)", load="pretrain.config:load_train_config",
+            inputs=("tokenizer", "init_from"), outputs=("out_dir",),
             extras=(("resume", bool, False, "continue from OUT/checkpoints/latest"),)),
     Command("describe", DescribeCommand, _describe, "parameters and FLOPs per token of a model preset",
             positional=("preset",), required=("preset",)),
@@ -116,7 +120,8 @@ COMMANDS = [
                 ("time", str, "48:00:00", "Slurm time limit"),
                 ("output", Path, None, "where to write the sbatch script (default OUT/launch.sbatch)"),
                 ("dry_run", bool, False, "print the script, write and submit nothing"),
-                ("submit", bool, False, "run sbatch on the written script"))),
+                ("submit", bool, False, "run sbatch on the written script"),
+                ("overwrite", bool, False, "use an --out-dir that `pretrain train` did not make (the output rule)"))),
 ]
 
 

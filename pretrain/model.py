@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import torch
 
 PRESET_DIR = preset_dir() / "models"
-"""Model presets: package data (`starforge_configs/models/` in a wheel, `configs/models/` in a checkout)."""
+"""Model presets: package data (`starforge/configs/models/`, a link to `configs/models/` in a checkout)."""
 
 
 @dataclass

@@ -16,6 +16,9 @@ Priority: defaults < --config < flags < --set (`flags_last=True`: defaults < --c
 flags, eval's documented order). Config classes and run functions may be given as
 "module:name" strings, imported only when that command runs, so `starforge data --help` does
 not import datatrove.
+
+(Over 300 lines: the builder and the small type helpers that turn a field into a flag and a
+flag's text back into a config value are one concern, read together.)
 """
 
 from __future__ import annotations
@@ -316,7 +319,7 @@ def _metavar(typ: Any) -> str:
     if inner is Path:
         return "PATH"
     if _is_list(typ):
-        return "[A, B]"
+        return "A,B"
     if typing.get_origin(inner) is typing.Literal:
         return "{" + ",".join(map(str, typing.get_args(inner))) + "}"
     return "TEXT"

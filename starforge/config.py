@@ -6,8 +6,8 @@
 
 Unknown keys and values of the wrong type raise `ConfigError` naming the key (and the closest
 valid key), so a typo never silently falls back to a default. Presets ship as package data
-(`configs/` in the source tree, installed as the `starforge_configs` package): `--config
-data/curate-stdlib` finds one by name, and a preset's `command:` key names the command it
+(`configs/` in the source tree, `starforge/configs/` in a wheel): `--config data/curate-stdlib`
+finds one by name, and a preset's `command:` key names the command it
 configures, so a preset given to another command is a one-line error.
 """
 
@@ -17,8 +17,6 @@ import argparse
 import ast
 import dataclasses
 import difflib
-import importlib.resources
-import importlib.util
 import inspect
 import textwrap
 import types
@@ -97,11 +95,10 @@ def apply_overrides(data: dict[str, Any], overrides: typing.Sequence[str]) -> No
 
 
 def preset_dir() -> Path:
-    """Where the shipped presets are: the installed `starforge_configs` package (a wheel), or
-    `configs/` beside the packages (a source checkout)."""
-    if importlib.util.find_spec("starforge_configs") is not None:
-        return Path(str(importlib.resources.files("starforge_configs")))
-    return Path(__file__).resolve().parent.parent / "configs"
+    """Where the shipped presets are: `starforge/configs/` (package data in a wheel; in a source
+    checkout a link to `configs/`), or `configs/` beside the packages if the link is missing."""
+    shipped = Path(__file__).resolve().parent / "configs"
+    return shipped if shipped.is_dir() else Path(__file__).resolve().parent.parent / "configs"
 
 
 def resolve_preset(name: str | Path) -> Path:

@@ -134,6 +134,21 @@ def test_sft_output_onto_the_base_model_is_refused(tmp_path, starforge):
     assert snapshot(model) == {"config.json": b"{}"}
 
 
+def test_continued_pretraining_never_writes_into_the_checkpoint_it_starts_from(tmp_path, starforge):
+    ckpt = tmp_path / "base" / "checkpoints"
+    (ckpt / "iter_0000010").mkdir(parents=True)
+    (ckpt / "latest").write_text("10")
+    before = snapshot(tmp_path / "base")
+    refused(starforge("finetune", "continue", "--from", str(ckpt), "--config", "runs/pretrain-tiny",
+                      "--set", f"out_dir={tmp_path / 'base'}", "--overwrite"), "--init-from")
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "todo.txt").write_text("x")
+    refused(starforge("pretrain", "train", "--config", "runs/pretrain-tiny", "--out-dir", str(foreign)),
+            "--overwrite")
+    assert snapshot(tmp_path / "base") == before and snapshot(foreign) == {"todo.txt": b"x"}
+
+
 def test_symlinked_output_is_resolved(tmp_path, starforge):
     gens = tmp_path / "g.json"
     gens.write_text('[["x"]]')
