@@ -115,3 +115,16 @@ def test_demo_runs_every_stage_and_writes_the_report(tmp_path, capsys):
     again = run_demo(cfg)
     assert "$ starforge" not in capsys.readouterr().out
     assert again["steps"] == summary["steps"]
+
+
+def test_demo_leaves_a_folder_it_did_not_make_alone(tmp_path):
+    from starforge.errors import StarforgeError
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    for fresh in (False, True):
+        with pytest.raises(StarforgeError, match="mine") as info:
+            run_demo(DemoConfig(output=out, fresh=fresh))
+        assert "\n" not in str(info.value)
+    assert (out / "notes.txt").read_text() == "keep me" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
