@@ -34,6 +34,7 @@ import numpy as np
 from pretrain.fim import FimConfig, FimTransform
 from starforge.errors import FormatError, PretrainError
 from starforge.formats.shards import check_ids, check_tokenizer, shard_prefixes, shard_tokens
+from starforge.formats.tokenizer import EOD
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class TokenStream:
             chunk = self.parts[part][local:local + take]
             if self.vocab_size is not None:
                 try:
-                    check_ids(chunk, self.vocab_size, f"{self.prefixes[part]}.bin (tokens from {local:,})")
+                    check_ids(chunk, self.vocab_size, f"{self.prefixes[part]}.bin", local)
                 except FormatError as exc:
                     raise PretrainError(str(exc)) from None
             out[filled:filled + take] = chunk
@@ -123,7 +124,8 @@ class PretrainDataset:
     """Sample `g` of a split: `seq_length + 1` int64 tokens, FIM applied if configured."""
 
     def __init__(self, cfg: DataConfig, seq_length: int, split: str = "train", fim: FimConfig | None = None,
-                 tokenizer: Any = None, num_samples: int = 0, vocab_size: int | None = None):
+                 tokenizer: Any = None, num_samples: int = 0, vocab_size: int | None = None,
+                 eod_token: str = EOD):
         if not cfg.sources:
             raise PretrainError("data.sources is empty; name at least one shard folder or prefix")
         if not 0.0 <= cfg.valid_fraction < 1.0:
@@ -149,7 +151,7 @@ class PretrainDataset:
         if fim is not None and fim.rate > 0:
             if tokenizer is None:
                 raise PretrainError("FIM needs the run's tokenizer; set tokenizer: PATH")
-            self.fim = FimTransform(fim, tokenizer)
+            self.fim = FimTransform(fim, tokenizer, eod_token)
         self._ensure(max(num_samples, 1))
 
     def num_windows(self) -> int:

@@ -32,7 +32,7 @@ from pretrain.tokenizer_check import KEY as TOKENIZER_KEY
 from pretrain.tokenizer_check import model_tokenizer
 from starforge.config import to_dict
 from starforge.errors import PretrainError
-from starforge.formats.tokenizer import FIM_PAD, load_tokenizer
+from starforge.formats.tokenizer import EOD, FIM_PAD, eos_token_of, load_tokenizer, tokenizer_file
 from starforge.log import progress
 
 log = logging.getLogger(__name__)
@@ -128,9 +128,11 @@ def _datasets(cfg: TrainConfig, tokenizer: Any, global_batch: int):
     """(train, valid or None, FIM pad id or None); token ids are checked against the model's vocabulary."""
     pad_id = tokenizer.token_to_id(FIM_PAD) if (tokenizer is not None and cfg.fim is not None) else None
     seq, vocab = cfg.model.seq_length, cfg.model.vocab_size
+    eod = eos_token_of(tokenizer_file(cfg.tokenizer).parent) if cfg.tokenizer is not None else EOD
     train_data = PretrainDataset(cfg.data, seq, "train", cfg.fim, tokenizer, cfg.train_steps * global_batch,
-                                 vocab_size=vocab)
-    valid_data = (PretrainDataset(cfg.data, seq, "valid", cfg.fim, tokenizer, cfg.eval_samples, vocab_size=vocab)
+                                 vocab_size=vocab, eod_token=eod)
+    valid_data = (PretrainDataset(cfg.data, seq, "valid", cfg.fim, tokenizer, cfg.eval_samples, vocab_size=vocab,
+                                  eod_token=eod)
                   if cfg.eval_interval and cfg.data.valid_fraction > 0 else None)
     return train_data, valid_data, pad_id
 

@@ -148,7 +148,7 @@ def tokenize(cfg: TokenizeConfig) -> dict:
         raise ConfigError("tokenize needs --input DIR/kept, --tokenizer TOKDIR and --output SHARD_DIR")
     kept, tokenizer_json, out = Path(cfg.input), tokenizer_file(cfg.tokenizer), Path(cfg.output)
     tokenizer = load_tokenizer(cfg.tokenizer)
-    eos = eos_token_of(cfg.tokenizer) if Path(cfg.tokenizer).is_dir() else eos_token_of(tokenizer_json.parent)
+    eos = eos_token_of(tokenizer_json.parent)
     if tokenizer.token_to_id(eos) is None:
         raise DataError(f"tokenizer '{cfg.tokenizer}': has no {eos} token (its end-of-document token); train it "
                         "with `starforge data train-tokenizer` or fix eos_token in its tokenizer_config.json")

@@ -20,8 +20,9 @@ Integrity (`open_shard`): megatron-core reads the index without checking it agai
 so a corrupt length or a truncated `.bin` would be a short or shifted read. We check what the
 index promises: lengths >= 0, pointers that follow the lengths, document indices from 0 to the
 sequence count, and a `.bin` of exactly the bytes the lengths add up to. Token ids are checked
-against a vocabulary where they are read (`check_ids`: pretrain per sample, perplexity per
-document), since scanning every token at start-up would cost a pass over the whole corpus.
+against a vocabulary where they are read (`check_ids`: pretrain, per sample window; eval's
+perplexity checks each document against the model itself), since scanning every token at
+start-up would cost a pass over the whole corpus.
 
 Tokenizer fingerprint (`PREFIX.meta.json`, written by the shard's own tokenize task): the
 `tokenizer_fingerprint` (formats/tokenizer.py) of the tokenizer that made the shard, its path and
@@ -134,12 +135,13 @@ def shard_documents(prefix: str | Path) -> list[np.ndarray]:
     return [np.array(ds[i], dtype=np.int64) for i in range(len(ds))]
 
 
-def check_ids(ids: np.ndarray, vocab_size: int, where: str) -> None:
+def check_ids(ids: np.ndarray, vocab_size: int, where: str, offset: int = 0) -> None:
     """A FormatError when a token id is outside [0, vocab_size): a corrupt shard, or shards of a
-    larger tokenizer (an embedding lookup would fail with a device-side error otherwise)."""
+    larger tokenizer (an embedding lookup would fail with a device-side error otherwise);
+    `offset`: where `ids` start in the file, in tokens."""
     if len(ids) and (int(ids.max()) >= vocab_size or int(ids.min()) < 0):
         bad = int(np.argmax((ids >= vocab_size) | (ids < 0)))
-        raise FormatError(f"{where}: token id {int(ids[bad])} at token {bad} is outside the model's vocabulary "
+        raise FormatError(f"{where}: token id {int(ids[bad])} at token {offset + bad:,} is outside the model's vocabulary "
                           f"of {vocab_size}; {REDO} with the model's tokenizer")
 
 
