@@ -25,6 +25,7 @@ A step's samples are `g = step * global_batch + ...`: the data position is the s
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def check_data_tokenizer(cfg: DataConfig, fingerprint: dict[str, Any] | None, to
         unchecked = check_tokenizer(prefixes, fingerprint, tokenizer_path)
     except FormatError as exc:
         raise PretrainError(str(exc)) from None
-    if unchecked:
+    if unchecked and os.environ.get("RANK", "0") == "0":  # before the process group: torchrun's rank
         log.warning("%d of %d shards (%s...) record no tokenizer (not written by `starforge data tokenize`): "
                     "their tokenizer cannot be checked against the model's", len(unchecked), len(prefixes),
                     unchecked[0])
