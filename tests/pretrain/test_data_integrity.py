@@ -164,3 +164,18 @@ def test_finetune_continue_with_another_tokenizer_than_the_checkpoints_is_refuse
     msg = one_line_error(starforge("finetune", "continue", "--from", str(tmp_path / "base" / "run" / "checkpoints"),
                                    "--config", str(cfg)))
     assert "the checkpoint was trained with tokenizer" in msg and str(other_tokenizer) in msg
+
+
+@pytest.mark.slow  # trains through the console script
+def test_export_with_another_tokenizer_than_the_checkpoints_is_refused(corpus, other_tokenizer, tmp_path):
+    cfg = run_config(tmp_path, corpus["tokenizer"], [corpus["shards"]], train_steps=1)
+    assert starforge("pretrain", "train", "--config", str(cfg)).returncode == 0
+    msg = one_line_error(starforge("pretrain", "export", "--checkpoint", str(tmp_path / "run" / "checkpoints"),
+                                   "--output", str(tmp_path / "hf"), "--tokenizer", str(other_tokenizer)))
+    assert "is not the one the checkpoint was trained with" in msg and str(other_tokenizer) in msg
+    assert not (tmp_path / "hf").exists()
+    proc = starforge("pretrain", "export", "--checkpoint", str(tmp_path / "run" / "checkpoints"),
+                     "--output", str(tmp_path / "hf"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "hf" / "export_report.json").read_text())
+    assert report["tokenizer_fingerprint"] == fingerprint_of(corpus["tokenizer"])
