@@ -179,3 +179,15 @@ def test_export_with_another_tokenizer_than_the_checkpoints_is_refused(corpus, o
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "hf" / "export_report.json").read_text())
     assert report["tokenizer_fingerprint"] == fingerprint_of(corpus["tokenizer"])
+
+
+def test_resume_with_a_retrained_tokenizer_is_refused(corpus, other_tokenizer, tmp_path):
+    from pretrain.config import load_train_config
+    from pretrain.train import train
+    from starforge.errors import PretrainError
+
+    cfg = run_config(tmp_path, corpus["tokenizer"], [corpus["shards"]], train_steps=1)
+    train(load_train_config(cfg))
+    moved = run_config(tmp_path, other_tokenizer, [corpus["shards"]], train_steps=2)
+    with pytest.raises(PretrainError, match=r"iter_0000001: the checkpoint was trained with tokenizer sha256 "):
+        train(load_train_config(moved), resume=True)
