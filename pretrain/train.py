@@ -10,7 +10,6 @@ init_from), `_loop` (steps, logging, validation, checkpoints, SIGTERM, the finit
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import signal
 import time
@@ -34,6 +33,7 @@ from starforge.config import to_dict
 from starforge.errors import PretrainError
 from starforge.formats.tokenizer import EOD, FIM_PAD, eos_token_of, load_tokenizer, tokenizer_file
 from starforge.log import progress
+from starforge.run_dir import write_summary
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,8 @@ def _finish(run: _Run, metrics: MetricsWriter, result: _Result, start: int, tota
                "loss_png": str(png) if png else None, "stopped_by_sigterm": result.sigterm,
                "wandb_run_id": metrics.wandb_run_id}
     if rank0:
-        (cfg.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_summary(cfg.out_dir, "pretrain", summary,
+                      {"checkpoint": str(result.checkpoint), "metrics": str(metrics.path)}, command="pretrain train")
     first, last = result.first_loss, result.last_loss
     log.info("pretrain: %d steps, loss %s -> %s, %.0f tokens/s, checkpoint %s", done - start,
              f"{first:.4f}" if first is not None else "-", f"{last:.4f}" if last is not None else "-",
