@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pretrain.pause import PAUSE_TOKEN, pause_token_id
-from pretrain.seqvcr import SeqVcrConfig
 from starforge.config import save_config, to_dict
 from starforge.errors import ConfigError, FinetuneError, FormatError
 from starforge.formats.tokenizer import CHAT_TOKENS, COMMIT_TOKENS
+from starforge.modeling.pause import PAUSE_TOKEN, pause_token_id
+from starforge.modeling.seqvcr import SeqVcrConfig
 from starforge.run_dir import write_summary
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def _seqvcr_trainer_class():
     """`SFTTrainer` + Seq-VCR: the one place the regulariser enters the HF loss (`compute_loss`)."""
     from trl import SFTTrainer
 
-    from pretrain.seqvcr import SeqVcrRegularizer
+    from starforge.modeling.seqvcr import SeqVcrRegularizer
 
     class SeqVcrSFTTrainer(SFTTrainer):
         """A forward hook keeps the output of `transformer.h[layer-1]` (before the final LayerNorm

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from pretrain import checkpoint, hf, hf_import, parallel, seqvcr
+from pretrain import checkpoint, hf, hf_import, parallel, seqvcr_hook
 from pretrain.config import TrainConfig, resolve
 from pretrain.data import PretrainDataset, check_data_tokenizer
 from pretrain.health import check_finite
@@ -115,8 +115,8 @@ def _build(cfg: TrainConfig, on_gpu: bool, dp: int) -> _Run:
     model = build_model(cfg.model, cfg.parallel.tensor_parallel, cfg.parallel.pipeline_parallel,
                         cfg.parallel.sequence_parallel, recompute=cfg.recompute, on_gpu=on_gpu,
                         attention=cfg.attention).to(device)
-    capture = (seqvcr.attach(model, cfg.seqvcr, cfg.model.num_layers, cfg.model.hidden_size,
-                             cfg.parallel.sequence_parallel) if cfg.seqvcr is not None else None)
+    capture = (seqvcr_hook.attach(model, cfg.seqvcr, cfg.model.num_layers, cfg.model.hidden_size,
+                                  cfg.parallel.sequence_parallel) if cfg.seqvcr is not None else None)
     run_config = to_dict(cfg)
     if cfg.tokenizer is not None:
         run_config["tokenizer"] = str(Path(cfg.tokenizer).resolve())

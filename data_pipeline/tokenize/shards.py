@@ -23,7 +23,6 @@ line or an unfinished curate run is one error, not a short shard.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from datatrove.utils.batching import batched
 from tokenizers import Tokenizer
 
 from data_pipeline.executor import run_pipeline
+from data_pipeline.stats import merge_task_stats
 from data_pipeline.tokenize.inputs import kept_files
 from starforge.errors import ConfigError, DataError
 from starforge.formats.shards import describe, meta_path, read_shard_meta, shard_prefixes, write_shard_meta
@@ -171,13 +171,8 @@ def tokenize(cfg: TokenizeConfig) -> dict:
     run_pipeline(pipeline, tasks, cfg.workers, str(out / "logs"))
     wall = time.perf_counter() - started
 
-    docs = tokens = text_bytes = 0
-    for path in sorted((out / "logs" / "stats").glob("*.json")):
-        for step in json.loads(path.read_text(encoding="utf-8")):
-            stats = {k: (v["total"] if isinstance(v, dict) else v) for k, v in step["stats"].items()}
-            docs += stats.get("documents", 0) if "READER" in step["name"] else 0
-            text_bytes += stats.get("doc_len", 0) if "READER" in step["name"] else 0
-            tokens += stats.get("tokens", 0)
+    reader, writer = merge_task_stats(out / "logs", pipeline)  # by block, in pipeline order
+    docs, text_bytes, tokens = reader.get("documents", 0), reader.get("doc_len", 0), writer.get("tokens", 0)
     shards = [str(p) for p in shard_prefixes(out, required=False)]
     summary = write_summary(out, "data", {"docs": int(docs), "tokens": int(tokens), "chars": int(text_bytes),
                                           "shards": shards, "tokenizer": str(cfg.tokenizer),
