@@ -276,9 +276,10 @@ def _generations(task: Task, problems: list[Problem], cfg: EvalConfig, backend, 
              cfg.n_samples, cfg.batch_size, cfg.max_length_generation)
     params = SamplingParams(do_sample=cfg.do_sample, temperature=cfg.temperature, top_p=cfg.top_p,
                             top_k=cfg.top_k, max_length_generation=cfg.max_length_generation, seed=cfg.seed)
-    generations, gen_stats = generate(backend, prompts, cut, task.stop_words, cfg.n_samples, cfg.batch_size, params,
-                                      cfg.prefix, on_problem=lambda i: next(bar, None),
-                                      prompt_batch_size=cfg.prompt_batch_size)
+    with task.prompt_tokenization(backend.tokenizer):
+        generations, gen_stats = generate(backend, prompts, cut, task.stop_words, cfg.n_samples, cfg.batch_size,
+                                          params, cfg.prefix, on_problem=lambda i: next(bar, None),
+                                          prompt_batch_size=cfg.prompt_batch_size)
     task_stats.update(gen_stats)
     if cfg.save_generations or cfg.generation_only:
         out = write_generations(task_path(cfg.save_generations_path, task.name), generations)

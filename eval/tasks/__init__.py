@@ -7,6 +7,7 @@ is cut, and which program tests a generation. It never runs code: `starforge.san
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import importlib
 import pkgutil
@@ -53,6 +54,11 @@ class Task:
 
     def problems(self) -> list[Problem]:
         raise NotImplementedError
+
+    def prompt_tokenization(self, tokenizer: Any) -> contextlib.AbstractContextManager:
+        """Entered around generation with the model's tokenizer: prompts are text, tokenized as
+        the tokenizer says (the default). FIM tasks check and parse their sentinels (`fim.py`)."""
+        return contextlib.nullcontext()
 
     def check_runnable(self) -> None:
         """Raise `EvalError` when this machine cannot run the task's programs (a missing
