@@ -47,7 +47,6 @@ from eval.tasks.humaneval import HumanEvalTask
 from eval.tasks.loading import load_records
 from eval.tasks.mbpp import MbppTask
 from starforge.errors import EvalError
-from starforge.sandbox import Program
 from starforge.sandbox.checks import split_test
 
 log = logging.getLogger(__name__)
@@ -205,13 +204,6 @@ class _PlusTask(Task):
                                       "base_inputs": rec.base_inputs}))
         return out
 
-    def program(self, generation: str, problem: Problem) -> Program:
-        """The harness's `generation + "\\n" + reference`, under the problem's own time limit."""
-        return Program(generation, "\n" + self.reference(problem), timeout=problem.extra["timeout"])
-
-    def problem_timeout(self, problem: Problem) -> float:
-        return problem.extra["timeout"]
-
 
 @register_task("humanevalplus")
 class HumanEvalPlusTask(_PlusTask, HumanEvalTask):
@@ -230,6 +222,8 @@ class HumanEvalPlusTask(_PlusTask, HumanEvalTask):
 
 @register_task("humanevalplus-unstripped")
 class HumanEvalPlusUnstrippedTask(HumanEvalPlusTask):
+    """The same problems with the prompt as written (ending in a newline and indentation)."""
+
     strip_prompt = False
 
 

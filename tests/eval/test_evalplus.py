@@ -142,3 +142,12 @@ def test_check_references_scores_100_percent(tmp_path):
     out = evaluate(EvalConfig(tasks="humanevalplus", load_data_path=str(HUMANEVAL_PLUS), check_references=True,
                               allow_code_execution=True, metric_output_path=str(tmp_path / "m.json")))
     assert out["metrics"] == {"humanevalplus": {"pass@1": 1.0}}
+
+
+def test_save_problems_writes_each_problems_own_timeout(tmp_path):
+    from starforge.formats.problems import read_problems
+
+    evaluate(EvalConfig(tasks="mbppplus", load_data_path=str(MBPP_PLUS), save_problems=str(tmp_path / "p.jsonl")))
+    records = read_problems(tmp_path / "p.jsonl")
+    assert [r.id for r in records] == ["Mbpp/2", "Mbpp/3", "Mbpp/17"]
+    assert [r.timeout for r in records] == [p.extra["timeout"] for p in get_task("mbppplus", str(MBPP_PLUS)).problems()]
