@@ -122,9 +122,19 @@ def test_hub_layout_reads_inputs_from_the_test(tmp_path):
                     json.dumps({"task_id": 17, "prompt": "Return the perimeter of a square.",
                                 "code": "def square_perimeter(a):\n  return 4*a\n", "test_list":
                                 ["assert square_perimeter(10)==40"], "test": mbpp_test}) + "\n")
-    he, mb = load_plus_records(str(path), task="humanevalplus", hub="", how="")
+    zero = ("def check(candidate):\n    inputs = [[[1, 2]], [[-6, 11, -6, 1]]]\n    for i, inp in enumerate(inputs):\n"
+            "        assert _poly(*candidate(*inp), inp) <= 0.0001\n")  # find_zero's layout: no assertion()
+    sets = "inputs = [[set(), {1}]]\nresults = [0]\nfor i, (inp, exp) in enumerate(zip(inputs, results)):\n" \
+           "    assertion(count_common(*inp), exp, 0)\n"
+    with path.open("a") as fh:
+        fh.write(json.dumps({"task_id": "HumanEval/32", "prompt": "p", "canonical_solution": "c",
+                             "entry_point": "find_zero", "test": zero}) + "\n")
+        fh.write(json.dumps({"task_id": 9, "prompt": "Count.", "code": "c", "test_list": ["t"], "test": sets}) + "\n")
+    he, mb, fz, st = load_plus_records(str(path), task="humanevalplus", hub="", how="")
     assert he.inputs[-1] == [float("inf")] and he.atol == 1e-06 and he.entry_point == "truncate_number"
     assert mb.task_id == "Mbpp/17" and mb.entry_point == "square_perimeter" and mb.inputs[-1] == [0.5]
+    assert fz.atol == 0.0001 and fz.inputs == [[[1, 2]], [[-6, 11, -6, 1]]]
+    assert st.entry_point == "count_common" and st.inputs == [[set(), {1}]]
     assert mb.prompt == '"""\nReturn the perimeter of a square.\nassert square_perimeter(10)==40\n"""\n'
 
 
