@@ -50,7 +50,7 @@ def test_tapes_to_sft_with_a_missing_tape_fails_before_loading_benchmarks(tmp_pa
     up for `mbpp`, which has no local file) before the missing tape is reported."""
     msg = one_line_error(starforge("finetune", "tapes-to-sft", str(tmp_path / "nope.jsonl"),
                                    "--output", str(tmp_path / "s.jsonl")))
-    assert "nope.jsonl: tape not found" in msg and not (tmp_path / "s.jsonl").exists()
+    assert "nope.jsonl" in msg and "tape" in msg and not (tmp_path / "s.jsonl").exists()
 
 
 def test_binary_tape_names_file_and_line(tmp_path):
