@@ -1,10 +1,12 @@
-"""`starforge attribution index|check|serve`.
+"""`starforge attribution index|check|serve|check-generations`.
 
     starforge attribution index --input runs/demo/data --output runs/demo/attribution --set build.workers=2
     starforge attribution index --config configs/attribution/slurm.yaml --input DATA --output INDEX_DIR
     starforge attribution check runs/demo/attribution "def fibonacci(n):..."
     starforge attribution check runs/demo/attribution --file gen.py --json
     starforge attribution serve runs/demo/attribution --port 8000
+    starforge attribution check-generations runs/demo/eval/generations_humaneval.json --index runs/demo/index \
+        --output runs/demo/attribution
 """
 
 from __future__ import annotations
@@ -123,6 +125,10 @@ COMMANDS = [
             positional=("index_dir", "snippet"), required=("index_dir",)),
     Command("serve", ServeCommand, _serve, "a web page and JSON API for checks, on localhost",
             positional=("index_dir",), required=("index_dir",)),
+    Command("check-generations", "attribution.check_generations:CheckGenerationsConfig",
+            "attribution.check_generations:run", "check every sample of an eval generations file against an index",
+            positional=("generations",), required=("generations", "index", "output"),
+            inputs=("generations", "index"), outputs=("output",)),
 ]
 
 

@@ -3,7 +3,7 @@ re-written: `sft()` reads the records (`finetune/sft_data.py`: problem, instruct
 commit formats), loads the model (`finetune/models.py`, shared with `finetune rl`: the
 tokenizer's own chat template where it has one, else StarChat's), wraps it with LoRA
 (`finetune/lora.py`), trains (`finetune/sft_trainer.py`: TRL's trainer, Seq-VCR, pause tokens)
-and writes the model, `metrics.jsonl`, `summary.json` and the loss plot.
+and writes the model, `metrics.jsonl`, `summary.json` and the loss plot (`starforge/plots.py`).
 
 Packing (`packing: true`) uses TRL's best-fit-decreasing packing, which is padding-free:
 sequences are concatenated with restarting `position_ids`. Only flash attention turns those
@@ -28,6 +28,7 @@ from finetune.sft_data import read_sft_records
 from finetune.sft_trainer import add_pauses, make_trainer
 from starforge.config import save_config, to_dict
 from starforge.errors import FinetuneError
+from starforge.plots import plot_history_loss
 from starforge.run_dir import write_summary
 
 __all__ = ["LoraConfig", "SFTConfig", "load_model_and_tokenizer", "read_sft_records", "sft"]
@@ -95,7 +96,7 @@ def sft(model_dir: str | Path, data: str | Path, output_dir: str | Path, cfg: SF
         "seconds": round(seconds, 2), "output": str(out), "lora": to_dict(cfg.lora),
     }
     write_summary(out, "finetune", summary, {"model": str(out)}, command="finetune sft")
-    _plot(history, out / "loss.png")
+    plot_history_loss(history, out / "loss.png")
     log.info("sft: %d steps in %.1fs, valid loss %.3f -> %.3f; model in %s", summary["steps"], seconds,
              valid_start, valid_end, out)
     return summary
@@ -106,23 +107,3 @@ def _count_tokens(trainer) -> int:
     ds = trainer.train_dataset
     per_example = sum(len(x) for x in ds["input_ids"]) / max(1, len(ds))
     return int(per_example * trainer.args.per_device_train_batch_size * trainer.state.global_step)
-
-
-def _plot(history: list[dict[str, Any]], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    fig, ax = plt.subplots(figsize=(5, 3))
-    for key in ("loss", "eval_loss"):
-        pts = [(r["step"], r[key]) for r in history if key in r]
-        if pts:
-            ax.plot(*zip(*pts), label=key)
-    ax.set_xlabel("step")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)

@@ -12,9 +12,9 @@ from pretrain.metrics import WandbConfig
 from pretrain.model import ModelConfig, load_preset
 from pretrain.optim import OptimConfig
 from pretrain.parallel import ParallelConfig
-from pretrain.seqvcr import SeqVcrConfig
 from starforge.config import load_config, parse_scalar, read_yaml, resolve_preset, to_dict
 from starforge.errors import ConfigError, PretrainError
+from starforge.modeling.seqvcr import SeqVcrConfig
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from pretrain import checkpoint, hf, hf_import, parallel, seqvcr
+from pretrain import checkpoint, hf, hf_import, parallel, seqvcr_hook
 from pretrain.config import TrainConfig, resolve
 from pretrain.data import PretrainDataset
 from pretrain.metrics import MetricsWriter, plot_loss
@@ -59,8 +59,8 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
     model = build_model(cfg.model, cfg.parallel.tensor_parallel, cfg.parallel.pipeline_parallel,
                         cfg.parallel.sequence_parallel, recompute=cfg.recompute, on_gpu=on_gpu,
                         attention=cfg.attention).to(device)
-    capture = (seqvcr.attach(model, cfg.seqvcr, cfg.model.num_layers, cfg.model.hidden_size,
-                             cfg.parallel.sequence_parallel) if cfg.seqvcr is not None else None)
+    capture = (seqvcr_hook.attach(model, cfg.seqvcr, cfg.model.num_layers, cfg.model.hidden_size,
+                                  cfg.parallel.sequence_parallel) if cfg.seqvcr is not None else None)
     optimizer = build_optimizer(model, cfg.optim)
     global_batch = cfg.micro_batch_size * cfg.grad_accum * dp
     seq = cfg.model.seq_length

@@ -12,7 +12,6 @@ when the vocabulary fits (< 65,536), else int32 (datatrove's choice, read from t
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from datatrove.utils.batching import batched
 from tokenizers import Tokenizer
 
 from data_pipeline.executor import run_pipeline
+from data_pipeline.stats import merge_task_stats
 from starforge.errors import ConfigError, DataError
 from starforge.formats.records import record_files
 from starforge.formats.shards import shard_prefixes
@@ -140,13 +140,8 @@ def tokenize(cfg: TokenizeConfig) -> dict:
     run_pipeline(pipeline, tasks, cfg.workers, str(out / "logs"))
     wall = time.perf_counter() - started
 
-    docs = tokens = text_bytes = 0
-    for path in sorted((out / "logs" / "stats").glob("*.json")):
-        for step in json.loads(path.read_text(encoding="utf-8")):
-            stats = {k: (v["total"] if isinstance(v, dict) else v) for k, v in step["stats"].items()}
-            docs += stats.get("documents", 0) if "READER" in step["name"] else 0
-            text_bytes += stats.get("doc_len", 0) if "READER" in step["name"] else 0
-            tokens += stats.get("tokens", 0)
+    reader, tokenizer = merge_task_stats(out / "logs", pipeline)  # by block, in pipeline order
+    docs, text_bytes, tokens = reader.get("documents", 0), reader.get("doc_len", 0), tokenizer.get("tokens", 0)
     shards = [str(p) for p in shard_prefixes(out, required=False)]
     summary = write_summary(out, "data", {"docs": int(docs), "tokens": int(tokens), "chars": int(text_bytes),
                                           "shards": shards, "wall_s": round(wall, 2),
