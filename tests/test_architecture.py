@@ -60,9 +60,7 @@ EXTRA_STAGE_ARROWS = {("data_pipeline", "pii")}
 KNOWN: dict[tuple[str, str], str] = {}
 """Arrows the table forbids that are still in the tree, with whose work removes them."""
 
-KNOWN_CYCLES: dict[tuple[str, str], str] = {
-    ("eval.generate", "eval.vllm_backend"): "evalft helper: the backend protocol in a module of its own",
-}
+KNOWN_CYCLES: dict[tuple[str, str], str] = {}
 """Cycles still in the tree, each named by two modules it joins, with whose work breaks it; a
 cycle holding both modules of a pair is that known one (others may have joined it meanwhile)."""
 

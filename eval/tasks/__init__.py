@@ -79,8 +79,9 @@ class Task:
         return prompt + stop_at_stop_words(generation[len(prompt):], self.stop_words + extra_stop_words)
 
     def program(self, generation: str, problem: Problem) -> Program:
-        """The harness runs `generation + "\\n" + reference` in one namespace."""
-        return Program(generation, "\n" + self.reference(problem))
+        """The harness runs `generation + "\\n" + reference` in one namespace; a problem with its own
+        time limit (`extra["timeout"]`: HumanEval+'s, MBPP+'s) runs under it."""
+        return Program(generation, "\n" + self.reference(problem), timeout=problem.extra.get("timeout"))
 
     def canonical_generation(self, problem: Problem) -> str:
         """A generation made of the reference solution, for checking the task end to end
