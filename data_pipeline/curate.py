@@ -41,6 +41,7 @@ from data_pipeline.readers.sources import BUILTIN_STDLIB, list_sources, load_lis
 from data_pipeline.run_dir import prepare_run_dir
 from pii.config import PiiConfig
 from starforge.errors import ConfigError, DataError
+from starforge.formats.licences import DEFAULT_THRESHOLD
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,15 @@ class CurateConfig:
     languages: list[str] | None = None
     """Languages kept (names from data_pipeline/readers/languages.yaml); None: StarCoder's, with Jupyter."""
     permissive_licences: list[str] | None = None
-    """SPDX ids counted as permissive; None: The Stack's list (readers/licences.py PERMISSIVE)."""
+    """SPDX ids counted as permissive; None: The Stack's list (starforge/formats/licences.py PERMISSIVE)."""
     allow_unknown_licence: bool = False
     """Keep files whose licence could not be determined (The Stack: no)."""
+    licence_threshold: float = DEFAULT_THRESHOLD
+    """askalono score from which a licence file's text is recognised (starforge/formats/licences.py;
+    the default is measured: docs/data_pipeline.md "Licence detection")."""
+    blob_store: str | None = None
+    """Where The Stack v2 rows without `content` are fetched by `blob_id`: a folder (`<blob_id>` or
+    `<blob_id>.gz` files), `s3://bucket/prefix` (boto3) or an `https://...{blob_id}` URL template."""
     jupyter: JupyterConfig | None = field(default_factory=JupyterConfig)
     """Notebook conversion to script and structured forms; null keeps notebooks as raw JSON."""
     quality: QualityConfig = field(default_factory=QualityConfig)
@@ -129,7 +136,7 @@ def curate(cfg: CurateConfig) -> dict:
     listing = out / pipelines.LISTING
     files = None
     if fmt == "repositories":
-        files = list_sources(cfg.input, cfg.include_site_packages, cfg.site_packages)
+        files = list_sources(cfg.input, cfg.include_site_packages, cfg.site_packages, cfg.licence_threshold)
         if not files:
             raise DataError(f"input '{cfg.input}': no files found; point --input at a folder of repositories")
     elif fmt == "stack" and not Path(cfg.input).exists():
@@ -166,9 +173,6 @@ def curate(cfg: CurateConfig) -> dict:
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     write_funnel(stats, out)
     _log_summary(stats, out)
-    if stats["totals"]["kept"] == 0:
-        raise DataError(f"input '{cfg.input}': no file kept out of {stats['totals']['files']}; "
-                        f"see {out / 'removed'} for the reasons")
     return stats
 
 
@@ -192,6 +196,9 @@ def collect_stats(out: Path, wall_s: float | None = None) -> dict:
         extra = {k: v for k, v in s.items() if k.startswith("contaminated/")}
         if extra:
             step["hits"] = {k.removeprefix("contaminated/"): v for k, v in extra.items()}
+        blocking = {k.removeprefix("licence/"): v for k, v in s.items() if k.startswith("licence/")}
+        if blocking:
+            step["non_permissive"] = dict(sorted(blocking.items()))  # removals per blocking licence id
         steps.append(step)
     by_reason: dict[str, int] = {}
     for step in steps:
@@ -212,6 +219,8 @@ def collect_stats(out: Path, wall_s: float | None = None) -> dict:
         log.warning("stats do not add up: %d files read (+%d from conversion), %d kept + %d removed", files, added,
                     kept, totals["removed"])
     summary: dict = {"steps": steps, "totals": totals}
+    if kept == 0:  # a result, not an error (issue 16): every file is in removed/ with its reason
+        summary["result"] = f"nothing kept: all {files + added} files removed, see removed/<step>/ for the reasons"
     other = {name: s for stage in ("dedup_find", "dedup_filter") for name, s in merged[stage].items()
              if name not in pipelines.STEPS and "reader" not in name.lower()}
     for name, s in other.items():
@@ -263,6 +272,8 @@ def _log_summary(stats: dict, out: Path) -> None:
     log.info("curate: %d files (%.1f MB, %.1f MB read) in, %d kept (%.1f MB, %.2fM tokens), %d removed (%s)",
              t["files"], t["bytes_in"] / 1e6, t["bytes_read"] / 1e6, t["kept"], t["bytes_kept"] / 1e6,
              t.get("tokens_kept", 0) / 1e6, t["removed"], reasons or "none")
+    if "result" in stats:
+        log.info("curate: %s", stats["result"])
     if "wall_s" in stats:
         log.info("curate: %.1f s, %.1f MB/s; outputs: %s/kept, %s/removed, %s/stats.json, %s/funnel.png",
                  stats["wall_s"], stats["mb_per_s"] or 0, out, out, out, out)

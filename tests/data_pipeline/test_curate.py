@@ -123,12 +123,12 @@ def test_empty_corpus_is_a_data_error(tmp_path: Path):
     assert not (tmp_path / "out").exists()
 
 
-def test_nothing_kept_is_a_data_error(tmp_path: Path):
+def test_nothing_kept_is_a_result_with_every_file_removed(tmp_path: Path):
     repo = tmp_path / "corpus" / "r"
     repo.mkdir(parents=True)
     (repo / "empty.py").write_bytes(b"\n")
-    with pytest.raises(DataError, match="no file kept out of 1"):
-        curate(CurateConfig(input=str(tmp_path / "corpus"), output=tmp_path / "out", workers=1))
+    stats = curate(CurateConfig(input=str(tmp_path / "corpus"), output=tmp_path / "out", workers=1))
+    assert stats["totals"]["kept"] == 0 and stats["result"].startswith("nothing kept: all 1 files removed")
     assert outcomes(tmp_path / "out")["r/empty.py"][0][0] == "empty"
 
 
