@@ -29,6 +29,7 @@ import email.parser
 import hashlib
 import json
 import re
+import textwrap
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ _DUAL = re.compile(r"^licen[cs]e[-_.](?!(?:txt|md|markdown|rst)$)([a-z0-9+-]+?)(
 _SPDX_LINE = re.compile(r"SPDX-License-Identifier:\s*([^\r\n*]+?)\s*(?:\*/|-->|#\}|$)", re.MULTILINE)
 _DUAL_WORDING = re.compile(r"\b(?:at your (?:option|choice)|dual[- ]licen[cs]ed|choose (?:either|one)|"
                            r"either (?:of )?the)\b", re.IGNORECASE)
-_COPYRIGHT_LINE = re.compile(r"^[ \t]*(?:copyright[ \t]*(?:\(c\)|©|\d{4})|\(c\)[ \t]*\d{4}|©).*$",
+_COPYRIGHT_LINE = re.compile(r"^[ \t]*(?:copyright[ \t]*(?:\(c\)|©|\d{4})|\(c\)[ \t]*\d{4}|©)[^\n]{0,200}$",
                              re.IGNORECASE | re.MULTILINE)  # "Copyright (c) 2024 X", not "copyright notice and ..."
 _SECTION_BREAK = re.compile(r"\n\s*(?:[-=*_#~]{4,}|\f)\s*\n|\n{3,}")
 
@@ -135,7 +136,11 @@ def _identify_cached(text: str, threshold: float) -> Licence:
 def _normalise_for_cache(text: str) -> str:
     """Copyright lines differ between copies of one licence and do not change what it grants: drop
     them (askalono strips them too), so the per-text cache hits across repositories."""
-    return _COPYRIGHT_LINE.sub("", text[:MAX_LICENCE_BYTES]).strip()
+    text = _COPYRIGHT_LINE.sub("", text[:MAX_LICENCE_BYTES]).strip()
+    if len(text) > 400 and max(map(len, text.splitlines())) > 1000:
+        # askalono scores a licence flowed onto one line 0.0 (measured): wrap it as a text file would be.
+        text = "\n".join(textwrap.fill(para, 80) for para in text.splitlines())
+    return text
 
 
 def _askalono(text: str) -> tuple[str | None, float]:
@@ -377,7 +382,7 @@ def _licensing():
 def normalise_expression(value: str) -> str:
     """An SPDX expression in canonical form (`apache-2.0 or mit` -> `Apache-2.0 OR MIT`), a common
     free-form name mapped (`Apache 2.0`, `new BSD`), or unknown when it names no SPDX licence."""
-    value = " ".join(str(value).split()).strip("()")
+    value = " ".join(str(value).split())
     if not value or value.lower() in (UNKNOWN, "none", "unlicensed", "see license", "other", "proprietary", "noassertion"):
         return UNKNOWN
     alias = _ALIASES.get(value.lower()) or _ALIASES.get(value.lower().removesuffix(" license"))
