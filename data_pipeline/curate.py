@@ -10,9 +10,10 @@
     DIR/work/filtered/, work/dedup/      intermediates of deduplication
 
 The steps and their order are in `pipelines.py`. Re-running with the same config skips the
-tasks datatrove marked complete and reuses the saved listing (files added to the input since
-are not picked up: use a new DIR for a fresh run); a different config on the same DIR is
-refused, so a run never mixes two configs. `dry_run` prints the plan (stages, steps, tasks,
+tasks datatrove marked complete and reuses the saved listing; the listing is fingerprinted
+(`work/sources.fingerprint.json`: each file's entry, size and mtime), and a re-run whose input
+changed since (a file added, removed or modified) is refused naming the change, as is a
+different config on the same DIR, so a run never mixes two corpora or two configs. `dry_run` prints the plan (stages, steps, tasks,
 and for Slurm the sbatch scripts) and runs nothing.
 """
 
@@ -37,7 +38,14 @@ from data_pipeline.executor import build_executors, describe_plan, run_stages
 from data_pipeline.format.jupyter import JupyterConfig
 from data_pipeline.funnel import write_funnel
 from data_pipeline.readers.inputs import input_format
-from data_pipeline.readers.sources import BUILTIN_STDLIB, list_sources, load_listing, save_listing
+from data_pipeline.readers.sources import (
+    BUILTIN_STDLIB,
+    input_changes,
+    list_sources,
+    listing_fingerprint,
+    load_listing,
+    save_listing,
+)
 from data_pipeline.run_dir import prepare_run_dir
 from pii.config import PiiConfig
 from starforge.errors import ConfigError, DataError
@@ -149,10 +157,13 @@ def curate(cfg: CurateConfig) -> dict:
         print(plan)
         return {"dry_run": True, "plan": plan}
 
+    if files is not None:
+        check_unchanged(out, listing_fingerprint(files))
     prepare_run_dir(cfg, out)
     if files is not None:
         if not listing.is_file():  # a resumed run keeps the listing its finished tasks used
             save_listing(files, listing)
+            fingerprint_path(out).write_text(json.dumps(listing_fingerprint(files)), encoding="utf-8")
         else:
             files = load_listing(listing)
         log.info("curating %d files from %s into %s (%d tasks, %d workers, %s)", len(files), cfg.input, out,
@@ -174,6 +185,27 @@ def curate(cfg: CurateConfig) -> dict:
     write_funnel(stats, out)
     _log_summary(stats, out)
     return stats
+
+
+def fingerprint_path(out: Path) -> Path:
+    return out / pipelines.LISTING.replace(".jsonl", ".fingerprint.json")
+
+
+def check_unchanged(out: Path, now: dict[str, str]) -> None:
+    """Refuse to resume a run whose input changed since its listing was saved (a new, removed or
+    modified file): its finished tasks read the old files, so the outputs would mix two corpora."""
+    path = fingerprint_path(out)
+    if not path.is_file():
+        if (out / pipelines.LISTING).is_file():  # a run from before fingerprints: compare the ids at least
+            saved = {f.id: "" for f in load_listing(out / pipelines.LISTING)}
+            change = input_changes(saved, dict.fromkeys(now, ""))
+        else:
+            return
+    else:
+        change = input_changes(json.loads(path.read_text(encoding="utf-8")), now)
+    if change:
+        raise DataError(f"{out}: the input changed since this run listed it ({change}); pass a new --output "
+                        "to curate the corpus as it is now, or delete the folder to start over")
 
 
 def collect_stats(out: Path, wall_s: float | None = None) -> dict:

@@ -15,6 +15,7 @@ part of a repository's content and are never listed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -297,6 +298,33 @@ def save_listing(files: list[SourceFile], path: Path) -> None:
         for source_file in files:
             f.write(json.dumps(dataclasses.asdict(source_file)) + "\n")  # ASCII: keeps undecodable names
     tmp.replace(path)
+
+
+def listing_fingerprint(files: list[SourceFile]) -> dict[str, str]:
+    """id -> a short hash of what the file is now (its listing entry, size and mtime): a re-run of
+    `curate` compares it with the saved one, so a corpus that changed is noticed (issue 18)."""
+    out = {}
+    for f in files:
+        try:
+            st = os.lstat(f.abs_path)
+            state = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            state = "missing"
+        entry = json.dumps(dataclasses.asdict(f), sort_keys=True) + state
+        out[f.id] = hashlib.blake2b(entry.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+    return out
+
+
+def input_changes(saved: dict[str, str], now: dict[str, str]) -> str | None:
+    """None when the fingerprints agree, else a summary such as `1 added (r/new.py)`."""
+    added = sorted(set(now) - set(saved))
+    removed = sorted(set(saved) - set(now))
+    changed = sorted(k for k in set(now) & set(saved) if now[k] != saved[k])
+    if not (added or removed or changed):
+        return None
+    parts = [f"{len(names)} {what} ({names[0]}{', ...' if len(names) > 1 else ''})"
+             for what, names in (("added", added), ("removed", removed), ("changed", changed)) if names]
+    return ", ".join(parts)
 
 
 def load_listing(path: Path) -> list[SourceFile]:
