@@ -1,4 +1,4 @@
-"""`starforge data <command>`: curate, train-tokenizer, tokenize.
+"""`starforge data <command>`: curate, train-tokenizer, tokenize, opt-out, lookup.
 
 Each command builds its config dataclass from (in increasing priority) defaults, `--config FILE`,
 the command's own flags, then `--set key=value`; `--help-config` lists every key.
@@ -28,7 +28,19 @@ COMMANDS = {
                  {"input": "DIR/kept from curate", "tokenizer": "tokenizer folder TOKDIR",
                   "output": "shard folder SHARD_DIR", "tasks": "datatrove tasks (one shard each)",
                   "workers": "tasks run at once"}),
+    "opt-out": ("data_pipeline.optout", "OptOutConfig", "opt_out",
+                "move opted-out repositories' files out of RUN_DIR/kept (The Stack's opt-out), or --check",
+                {"list": "FILE of owner/name, owner/* or paths, one per line",
+                 "shards": "tokenize output to mark for rebuilding (or check)",
+                 "index": "attribution index to check"}),
+    "lookup": ("data_pipeline.lookup", "LookupConfig", "lookup",
+               "which files of a repository or owner RUN_DIR kept or removed, and why",
+               {"repo": "owner/name", "owner": "owner"}),
 }
+POSITIONAL = {"opt-out": "run_dir", "lookup": "run_dir"}
+"""Commands whose first argument is a path field (RUN_DIR)."""
+SWITCHES = {"opt-out": ("check",), "lookup": ("json",)}
+"""Boolean fields given as bare flags (`--json`)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument(f"--{key.replace('_', '-')}", dest=key, default=None, help=flag_help)
         if name == "curate":
             cmd.add_argument("--dry-run", action="store_true", help="print the plan (stages, steps, sbatch scripts), run nothing")
+        if name in POSITIONAL:
+            cmd.add_argument(POSITIONAL[name], nargs="?", default=None, help="the curate output folder RUN_DIR")
+        for switch in SWITCHES.get(name, ()):
+            cmd.add_argument(f"--{switch}", action="store_true", help=f"set {switch}: true")
         add_config_args(cmd)
         cmd.add_argument("--help-config", action="store_true", help="list every config key with its default")
     return parser
@@ -57,6 +73,9 @@ def main(argv: list[str]) -> int:
     flag_overrides = [f"{key}={_yaml_value(getattr(args, key))}" for key in flags if getattr(args, key) is not None]
     if getattr(args, "dry_run", False):
         flag_overrides.append("dry_run=true")
+    if args.command in POSITIONAL and getattr(args, POSITIONAL[args.command]) is not None:
+        flag_overrides.append(f"{POSITIONAL[args.command]}={_yaml_value(getattr(args, POSITIONAL[args.command]))}")
+    flag_overrides += [f"{s}=true" for s in SWITCHES.get(args.command, ()) if getattr(args, s)]
     cfg = load_config(config_cls, args.config, flag_overrides + args.overrides)
     run(cfg)
     return 0

@@ -37,6 +37,7 @@ from data_pipeline.config import (
 from data_pipeline.executor import build_executors, describe_plan, run_stages
 from data_pipeline.format.jupyter import JupyterConfig
 from data_pipeline.funnel import write_funnel
+from data_pipeline.optout import apply_saved_lists, with_opt_out_step
 from data_pipeline.readers.inputs import input_format
 from data_pipeline.readers.sources import (
     BUILTIN_STDLIB,
@@ -181,6 +182,8 @@ def curate(cfg: CurateConfig) -> dict:
     wall = time.perf_counter() - started
 
     stats = collect_stats(out, wall)
+    if apply_saved_lists(out) is not None:  # opt-out lists saved in the run apply to every re-run
+        stats = with_opt_out_step(stats, out)
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     write_funnel(stats, out)
     _log_summary(stats, out)
