@@ -102,7 +102,7 @@ def test_downstream_rebuilds_only_changed_shards_and_check_is_clean(run: Path, t
     capsys.readouterr()
     assert cli_main(["data", "opt-out", str(run), "--list", str(optout), "--shards", str(shards)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert 0 < len(result["changed_shards"]) < len(kept_files)  
+    assert 0 < len(result["changed_shards"]) < len(kept_files)
     assert len(result["shards_to_rebuild"]) == len(result["changed_shards"])
     assert cli_main(["data", "opt-out", str(run), "--check", "--shards", str(shards)]) == 2  # not rebuilt yet
     assert cli_main(["data", "tokenize", "--input", str(run / "kept"), "--tokenizer", str(tok), "--output",
