@@ -222,9 +222,13 @@ def licence_of_repository(root: Path, threshold: float = DEFAULT_THRESHOLD) -> L
         source = "licence_file:" + "+".join(n for n, _ in found)
         scores = [r.score for _, r in found if r.score is not None]
         score = min(scores) if scores else None
-        if len(ids) > 1 and manifest.known and _keys(ids) <= _keys([manifest.spdx]):
+        if manifest.known and manifest.spdx != combine(ids, "AND") and (
+                (len(ids) > 1 and _keys(ids) <= _keys([manifest.spdx]))
+                or _bases(_keys(ids)) == _bases(_keys([manifest.spdx]))):
             # The files say which licences; the manifest says how they combine (orjson's three
-            # LICENSE-* files are `MPL-2.0 AND (Apache-2.0 OR MIT)` by its metadata).
+            # LICENSE-* files are `MPL-2.0 AND (Apache-2.0 OR MIT)` by its metadata), and whether
+            # "or later" (a GPL text cannot: yamllint's LICENSE is GPL-3.0, its pyproject
+            # GPL-3.0-or-later).
             return Licence(manifest.spdx, f"{source}+{manifest.source}", score)
         dual = len(ids) == 2 and all(_DUAL.match(name) for name, _ in found)  # LICENSE-MIT + LICENSE-APACHE
         return Licence(combine(ids, "OR" if dual else "AND"), source, score)
@@ -403,6 +407,10 @@ def _keys(exprs: list[str]) -> set[str]:
         node = _parse(e)
         keys |= {str(k).lower() for k in (_licensing().license_keys(node) if node is not None else ())}
     return keys
+
+
+def _bases(keys: set[str]) -> set[str]:
+    return {re.sub(r"-(only|or-later)$", "", k) for k in keys}
 
 
 def combine(exprs: list[str], op: str) -> str:

@@ -51,7 +51,7 @@ def test_lookup_page_and_api(served):
     assert status == 200 and result["counts"]["kept"] == 3  # package.json and two source files
     status, body = _get(served + "/api/lookup?owner=adrienverge")
     removed = {r["id"]: r for r in json.loads(body)["removed"]}
-    assert removed["adrienverge/yamllint/yamllint/__init__.py"]["non_permissive"] == "GPL-3.0-only"
+    assert removed["adrienverge/yamllint/yamllint/__init__.py"]["non_permissive"] == "GPL-3.0-or-later"
     status, body = _get(served + "/api/lookup")
     assert status == 400 and "exactly one of" in json.loads(body)["error"]
 

@@ -53,7 +53,7 @@ def test_txt_list_of_git_repositories_curates_end_to_end(tmp_path: Path):
     where, record = found["debug-js/debug/src/node.js"][0]
     assert where == "kept" and record["metadata"]["commit"] == git(tmp_path / "src" / "debug-4.3.4", "rev-parse", "HEAD")
     where, record = found["yamllint-1.35.1/yamllint/__init__.py"][0]
-    assert (where, record["metadata"]["non_permissive"]) == ("licence", "GPL-3.0-only")
+    assert (where, record["metadata"]["non_permissive"]) == ("licence", "GPL-3.0-or-later")
     assert not any("build/" in doc_id for doc_id in found)
 
 

@@ -30,7 +30,7 @@ from tests.data_pipeline.helpers import outcomes
     ("click-8.1.7", "BSD-3-Clause", "licence_file:LICENSE.rst"),
     ("packaging-24.1", "Apache-2.0 OR BSD-2-Clause", "licence_file:LICENSE.APACHE+LICENSE.BSD"),
     ("chardet-5.2.0", "LGPL-2.1-only", "licence_file:LICENSE"),
-    ("yamllint-1.35.1", "GPL-3.0-only", "licence_file:LICENSE"),
+    ("yamllint-1.35.1", "GPL-3.0-or-later", "licence_file:LICENSE+manifest:pyproject.toml"),  # "or later": its manifest
     ("certifi-2024.8.30", "MPL-2.0", "licence_file:LICENSE"),  # a short notice: low score, copyleft named
 ])
 def test_released_package_licence(package, spdx, source):
@@ -130,7 +130,7 @@ def test_curate_on_released_packages_keeps_permissive_code_and_names_copyleft(tm
     assert kept["click-8.1.7/src/click/globals.py"]["licence"] == "BSD-3-Clause"
     assert kept["packaging-24.1/src/packaging/_structures.py"]["licence"] == "Apache-2.0 OR BSD-2-Clause"
     assert kept["orjson-3.13.0/orjson/__init__.pyi"]["licence_source"] == "spdx_header"
-    for package, spdx in (("chardet-5.2.0", "LGPL-2.1-only"), ("yamllint-1.35.1", "GPL-3.0-only"),
+    for package, spdx in (("chardet-5.2.0", "LGPL-2.1-only"), ("yamllint-1.35.1", "GPL-3.0-or-later"),
                           ("certifi-2024.8.30", "MPL-2.0")):
         code = [k for k in found if k.startswith(package) and k.endswith(".py")]
         assert code
@@ -142,4 +142,4 @@ def test_curate_on_released_packages_keeps_permissive_code_and_names_copyleft(tm
     assert (where, record["metadata"]["non_permissive"], record["metadata"]["licence_source"]) == (
         "licence", "MPL-2.0", "spdx_header")
     licence_step = next(s for s in stats["steps"] if s["step"] == "licence")
-    assert licence_step["non_permissive"] == {"GPL-3.0-only": 1, "LGPL-2.1-only": 2, "MPL-2.0": 3}
+    assert licence_step["non_permissive"] == {"GPL-3.0-or-later": 1, "LGPL-2.1-only": 2, "MPL-2.0": 3}

@@ -70,7 +70,7 @@ def test_lookup_table_and_json(run: Path, capsys):
     assert result["counts"]["kept"] == 0
     removed = {r["id"]: r for r in result["removed"]}
     code = removed["adrienverge/yamllint/yamllint/__init__.py"]
-    assert (code["reason"], code["non_permissive"], code["step"]) == ("non_permissive_licence", "GPL-3.0-only", "licence")
+    assert (code["reason"], code["non_permissive"], code["step"]) == ("non_permissive_licence", "GPL-3.0-or-later", "licence")
     assert cli_main(["data", "lookup", str(run), "--owner", "pallets"]) == 0
     table = capsys.readouterr().out
     assert table.startswith("pallets/*: 2 files kept, 1 removed (unknown_language 1)")
