@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import email.parser
+import functools
 import json
 import re
 import sys
@@ -116,7 +117,8 @@ def variants(text: str) -> dict[str, str]:
             break
     words = text.split()
     wrapped = "\n".join(" ".join(words[i:i + 9]) for i in range(0, len(words), 9))
-    recopied = re.sub(r"(?im)^\s*copyright\b.*$", "Copyright (c) 2031 Someone Else <someone@example.org>", text)
+    recopied = re.sub(r"(?im)^[ \t]*copyright[ \t]*(?:\(c\)|©|\d{4}).*$",  # "Copyright (c) 2014 X", not "copyright notice..."
+                      "Copyright (c) 2031 Someone Else <someone@example.org>", text)
     return {"original": text, "first_paragraph": first, "single_quotes": text.replace('"', "'"),
             "rewrapped": wrapped, "new_copyright": recopied}
 
@@ -153,13 +155,19 @@ def detector(name: str):
     raise SystemExit(f"--detector {name}: choose starforge, askalono or scancode")
 
 
-def _verdict(spdx: str) -> str:
+@functools.cache
+def _licensing():
     from license_expression import get_spdx_licensing
 
+    return get_spdx_licensing()
+
+
+@functools.cache
+def _verdict(spdx: str) -> str:
     if spdx == "unknown" or not spdx:
         return "unknown"
     try:
-        keys = get_spdx_licensing().license_keys(spdx)
+        keys = _licensing().license_keys(spdx)
     except Exception:  # noqa: BLE001 (not an SPDX expression: scancode's own keys)
         return "unknown"
     permissive = {k.lower() for k in PERMISSIVE}
