@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
+from data_pipeline.filters.registry import register_filter
 from starforge.formats.licences import PERMISSIVE, UNKNOWN, blocking_licences, is_permissive
 
 
+@register_filter(70)
 class LicenceFilter(CountingFilter):
     """Permissive licences only, as The Stack (arXiv 2211.15533 section 3.1). `metadata.licence`
     is an SPDX expression (from the input's metadata, or the repository's LICENSE/COPYING file),
@@ -19,6 +22,10 @@ class LicenceFilter(CountingFilter):
     counted per id in the step's stats (`licence/<id>`)."""
 
     name = "licence"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        return cls(cfg.permissive_licences, cfg.allow_unknown_licence, exclusion_writer=exclusion_writer)
 
     def __init__(self, permissive: Iterable[str] | None = None, allow_unknown: bool = False,
                  exclusion_writer: DiskWriter | None = None):

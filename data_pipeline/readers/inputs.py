@@ -24,7 +24,7 @@ from data_pipeline.readers.stack import check_parquet, stack_dataset_reader, sta
 from starforge.errors import DataError
 
 if TYPE_CHECKING:
-    from data_pipeline.curate import CurateConfig
+    from data_pipeline.config import CurateConfig
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".parquet")
 
