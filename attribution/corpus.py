@@ -7,8 +7,9 @@ and a new shard never rebuilds the others:
 - kept output: `DIR/kept/*.jsonl.gz` (or `.jsonl`), or that kept folder itself; one shard per file.
 - a plain folder: each immediate sub-folder is a repository (files at the top level belong to a
   repository named after the folder); `path` is relative to the repository, `id` to the
-  folder; one shard for the whole folder. Licences come from a
-  LICENSE/COPYING file at the repository root, recognised by a few phrases, else "unknown".
+  folder; one shard for the whole folder. Licences come from the project's one detector
+  (starforge/formats/licences.py: licence files at the repository root, then manifests), the
+  same the data chain labels kept files with, else "unknown".
 """
 
 from __future__ import annotations
@@ -20,22 +21,9 @@ from pathlib import Path
 from attribution.config import SourceConfig
 from starforge.errors import AttributionError
 from starforge.files import walk_files
+from starforge.formats.licences import licence_of_repository
 from starforge.formats.records import SUFFIXES as KEPT_SUFFIXES
 from starforge.formats.records import KeptFile, read_kept
-
-LICENCE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "COPYING", "COPYING.txt", "LICENSE.rst")
-# First phrase found wins; order matters (LGPL before GPL, the PSF text quotes no other licence).
-LICENCE_PHRASES = (
-    ("GNU LESSER GENERAL PUBLIC LICENSE", "LGPL"),
-    ("GNU AFFERO GENERAL PUBLIC LICENSE", "AGPL-3.0"),
-    ("GNU GENERAL PUBLIC LICENSE", "GPL"),
-    ("Apache License", "Apache-2.0"),
-    ("Mozilla Public License", "MPL-2.0"),
-    ("PYTHON SOFTWARE FOUNDATION LICENSE", "PSF-2.0"),
-    ("Permission is hereby granted, free of charge", "MIT"),
-    ("Redistribution and use in source and binary forms", "BSD"),
-    ("This is free and unencumbered software released into the public domain", "Unlicense"),
-)
 
 
 @dataclass
@@ -115,16 +103,8 @@ def _walk(root: Path, cfg: SourceConfig) -> Iterator[tuple[str, Path]]:
 
 
 def detect_licence(repo_dir: Path) -> str:
-    """A licence name from the repository's LICENSE file, or "unknown"."""
-    for name in LICENCE_FILES:
-        path = repo_dir / name
-        if path.is_file():
-            head = path.read_text(encoding="utf-8", errors="replace")[:4000]
-            for phrase, licence in LICENCE_PHRASES:
-                if phrase.lower() in head.lower():
-                    return licence
-            return "unknown"
-    return "unknown"
+    """The repository's SPDX expression by starforge/formats/licences.py, or "unknown"."""
+    return licence_of_repository(repo_dir).spdx
 
 
 def _shard_name(path: Path) -> str:
