@@ -30,15 +30,11 @@ import json
 import os
 import random
 import shutil
-import sys
 import sysconfig
 import time
 from pathlib import Path
 
 import numpy as np
-
-# This file is bench/attribution.py: the repository root goes first so `attribution` is the package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attribution.attributor import Attributor
 from attribution.bloom import is_repetitive, stable_hash
@@ -181,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             hit = any(key in f for f in att.membership.filters)
             total += 1
             claimed += hit
-            if att.matcher._find(list(gram.encode("utf-8"))).cnt == 0:  # nowhere in the corpus
+            if att.matcher.count(gram.encode("utf-8")) == 0:  # nowhere in the corpus
                 absent += 1
                 claimed_absent += hit
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in corpus]

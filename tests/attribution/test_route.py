@@ -1,0 +1,103 @@
+"""Shard routing by winnowed anchors: a shard is skipped only when it cannot hold a span."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+from attribution_corpus import STDLIB, UNSEEN, function_lines, lines_of, write_kept
+
+from attribution import Attributor, build_index
+from attribution.config import AttributionConfig
+from attribution.exact import ExactMatcher
+from attribution.route import PARAMS_NAME, anchors, params
+
+MODULES = ("textwrap.py", "heapq.py", "bisect.py", "fnmatch.py", "shlex.py", "json/decoder.py")
+
+
+@pytest.fixture(scope="module")
+def four_shards(tmp_path_factory):
+    """Six stdlib modules as four kept shards."""
+    root = tmp_path_factory.mktemp("route")
+    groups = [MODULES[0:2], MODULES[2:3], MODULES[3:5], MODULES[5:]]
+    for i, names in enumerate(groups):
+        write_kept(root / "data" / "kept" / f"{i:05d}.jsonl.gz", [("lib", n, STDLIB / n) for n in names])
+    build_index(AttributionConfig(input=root / "data", output=root / "idx"))
+    return root / "idx"
+
+
+def test_a_shared_span_of_min_len_bytes_always_shares_an_anchor():
+    rng = random.Random(0)
+    text = (STDLIB / "textwrap.py").read_bytes()
+    k, w = params(64)
+    for _ in range(200):
+        s = rng.randrange(0, len(text) - 64)
+        span = text[s:s + 64]
+        left, right = bytes(rng.randrange(256) for _ in range(rng.randrange(200))), b"tail" * rng.randrange(50)
+        assert set(anchors(left + span + right, k, w).tolist()) & set(anchors(text, k, w).tolist())
+    assert len(anchors(text[:63], k, w)) == 0  # shorter than any span the matcher reports
+
+
+def test_only_the_shard_holding_a_snippet_is_searched(four_shards):
+    start, end = function_lines(STDLIB / "bisect.py", "insort_left")
+    snippet = lines_of(STDLIB / "bisect.py", start, end).encode()
+    with Attributor(four_shards) as att:
+        assert att.matcher.router.candidates(snippet) == [1]
+        assert att.matcher.router.candidates(UNSEEN.encode()) == []
+        finds = att.matcher.finds
+        assert att.matcher.spans(UNSEEN.encode()) == []
+        assert att.matcher.finds == finds  # no shard searched, no lookup made
+
+
+def test_routed_spans_equal_the_spans_of_every_shard(four_shards, tmp_path):
+    """Same spans, counts and places with the anchor filters as with every shard searched, on
+    verbatim, stitched (two shards in one snippet), partly edited and unseen snippets."""
+    rng = random.Random(1)
+    texts = [(STDLIB / n).read_text(encoding="utf-8") for n in MODULES]
+    snippets = [UNSEEN]
+    for _ in range(12):
+        a, b = rng.sample(texts, 2)
+        i, j = rng.randrange(len(a) - 400), rng.randrange(len(b) - 400)
+        snippets.append(a[i:i + 300])
+        snippets.append(a[i:i + 150] + "\n# edited by a model\n" + b[j:j + 200])
+    with Attributor(four_shards) as att:
+        routed = [att.check(s) for s in snippets]
+    for d in (four_shards / "shards").iterdir():
+        (d / PARAMS_NAME).rename(d / "route.off")  # an index built before the filters: every shard searched
+    try:
+        with Attributor(four_shards) as att:
+            assert att.matcher.router.candidates(UNSEEN.encode()) == [0, 1, 2, 3]
+            everywhere = [att.check(s) for s in snippets]
+    finally:
+        for d in (four_shards / "shards").iterdir():
+            (d / "route.off").rename(d / PARAMS_NAME)
+    assert [r["exact"] for r in routed] == [r["exact"] for r in everywhere]
+    stitched = [r for r, s in zip(routed, snippets) if "edited by a model" in s]
+    assert any(len({m["path"] for m in r["exact"]}) == 2 for r in stitched)  # spans of two shards merged
+
+
+def test_sequential_and_parallel_fanout_agree(four_shards):
+    data = "".join((STDLIB / n).read_text(encoding="utf-8")[1000:1200] + "\n#--\n" for n in MODULES).encode()
+    results = []
+    with Attributor(four_shards) as att:
+        for workers in (1, 4):
+            matcher = ExactMatcher(att.matcher.shard_dirs, dataclasses.replace(att.cfg.exact, fanout_workers=workers))
+            try:
+                assert (matcher._pool is None) == (workers == 1)
+                results.append([(sp.start, sp.end, sp.count, sp.segments) for sp in matcher.spans(data)])
+            finally:
+                matcher.close()
+    assert results[0] == results[1]
+    assert len({i for *_, segs in results[0] for i, seg in enumerate(segs) if seg[1] > seg[0]}) == 4  # all shards
+
+
+def test_anchor_filter_is_in_the_manifest(four_shards):
+    import json
+
+    manifest = json.loads((four_shards / "manifest.json").read_text())
+    assert manifest["totals"]["bytes"]["route"] > 0
+    assert all(s["route_anchors"] > 0 for s in manifest["shards"])
+    assert np.isclose(sum(s["route_anchors"] for s in manifest["shards"]) / manifest["totals"]["text_bytes"],
+                      2 / (params(64)[1] + 1), rtol=0.5)
