@@ -6,7 +6,7 @@ UTF-8 never uses, so no match crosses two files), in infini-gram's own layout:
     tokenized.0   b"\\xff" + file bytes, for every file
     offset.0      uint64 offset of each file's separator in tokenized.0
     table.0       the suffix array, built by infini-gram's bundled indexer (`build_sa`)
-    lines.npy     absolute offset of every line start, all files in order
+    lines.npy     absolute offset of every line start, all files in order (uint32 below 4 GiB)
     doc_lines.npy index into lines.npy of each file's first line
 
 so a match offset maps to a file by bisecting offset.0 and to a 1-based line by bisecting that
@@ -82,7 +82,9 @@ class ExactWriter:
     def finish(self) -> dict[str, float]:
         self._data.close()
         np.array(self._offsets, dtype=np.uint64).tofile(self.dir / "offset.0")
-        np.save(self.dir / "lines.npy", np.concatenate(self._lines) if self._lines else np.zeros(0, np.uint64))
+        # 4 bytes a line start below 4 GiB a shard (a tenth of a byte per corpus byte saved).
+        dtype = np.uint32 if self._pos < 2 ** 32 else np.uint64
+        np.save(self.dir / "lines.npy", np.concatenate(self._lines).astype(dtype) if self._lines else np.zeros(0, dtype))
         np.save(self.dir / "doc_lines.npy", np.array(self._doc_lines, dtype=np.uint64))
         t0 = time.perf_counter()
         build_suffix_array(self.dir, self.cfg)

@@ -64,14 +64,15 @@ class ShardTables:
         doc = int(np.searchsorted(self.offsets, np.uint64(ptr), side="right")) - 1
         first, last = self._doc_line_range(doc)
         starts = self.lines[first:last]  # this file's line starts only
-        start_line = int(np.searchsorted(starts, np.uint64(ptr), side="right"))
-        end_line = int(np.searchsorted(starts, np.uint64(ptr + max(length, 1) - 1), side="right"))
+        needle = starts.dtype.type  # uint32 or uint64 (older indexes), never a Python int
+        start_line = int(np.searchsorted(starts, needle(ptr), side="right"))
+        end_line = int(np.searchsorted(starts, needle(ptr + max(length, 1) - 1), side="right"))
         return doc, start_line, end_line, ptr - int(self.offsets[doc]) - len(DOC_SEP)
 
     def line_starts(self, doc: int) -> np.ndarray:
         """Offsets of the doc's line starts, relative to its first byte."""
         first, last = self._doc_line_range(doc)
-        return np.asarray(self.lines[first:last]) - np.uint64(int(self.offsets[doc]) + len(DOC_SEP))
+        return np.asarray(self.lines[first:last], dtype=np.uint64) - np.uint64(int(self.offsets[doc]) + len(DOC_SEP))
 
     def lines_text(self, doc: int, start_line: int, end_line: int) -> str:
         """Lines start_line..end_line (1-based, inclusive) of a doc, without the final newline."""
