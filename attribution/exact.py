@@ -27,6 +27,7 @@ header) outright. Where the time went before, and why: docs/attribution.md, "Pro
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -149,8 +150,9 @@ class ExactMatcher:
         self.engines = [InfiniGramEngine(index_dir=[str(d)], **ENGINE_KW, ds_prefetch_depth=min(depth, 1),
                                          sa_prefetch_depth=depth).engine for d in self.shard_dirs]
         self.router = Router(self.shard_dirs, cfg.min_len)
-        workers = min(cfg.fanout_workers, len(self.shard_dirs))
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="exact-fanout") if workers > 1 else None
+        self._workers = min(cfg.fanout_workers, len(self.shard_dirs))
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         self.finds = 0  # suffix-array lookups so far (the profile in docs/attribution.md counts them)
         self.shards_asked = 0  # shards a query searched, summed over queries
 
@@ -165,8 +167,8 @@ class ExactMatcher:
             return []
         shards = self.router.candidates(data)
         self.shards_asked += len(shards)
-        if self._pool is not None and len(shards) > 1:
-            results = list(self._pool.map(lambda s: self._shard_spans(s, data), shards))
+        if self._workers > 1 and len(shards) > 1:
+            results = list(self._fanout_pool().map(lambda s: self._shard_spans(s, data), shards))
         else:
             results = [self._shard_spans(s, data) for s in shards]
         self.finds += sum(finds for finds, _ in results)
@@ -185,6 +187,14 @@ class ExactMatcher:
             if not any(k.start <= sp.start and sp.end <= k.end for k in kept):
                 kept.append(sp)
         return kept[:self.cfg.max_spans]
+
+    def _fanout_pool(self) -> ThreadPoolExecutor:
+        """The thread pool, made in this process: `serve` forks after opening the index, and a
+        child inherits a pool whose threads do not exist there."""
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="exact-fanout")
+            self._pool_pid = os.getpid()
+        return self._pool
 
     def _shard_spans(self, shard: int, data: bytes) -> tuple[int, list[tuple[int, int, int, tuple[int, int]]]]:
         """Lookups made, and (start, end, count, rank range) of the maximal spans of `data` in one shard."""
@@ -262,7 +272,7 @@ class ExactMatcher:
         return [(s, p) for s, _, p in chosen]
 
     def close(self) -> None:
-        if self._pool is not None:
+        if self._pool is not None and self._pool_pid == os.getpid():
             self._pool.shutdown()
         for t in self.tables:
             t.close()

@@ -85,8 +85,8 @@ def test_sequential_and_parallel_fanout_agree(four_shards):
         for workers in (1, 4):
             matcher = ExactMatcher(att.matcher.shard_dirs, dataclasses.replace(att.cfg.exact, fanout_workers=workers))
             try:
-                assert (matcher._pool is None) == (workers == 1)
                 results.append([(sp.start, sp.end, sp.count, sp.segments) for sp in matcher.spans(data)])
+                assert (matcher._pool is None) == (workers == 1)  # made on the first query that fans out
             finally:
                 matcher.close()
     assert results[0] == results[1]
@@ -101,3 +101,27 @@ def test_anchor_filter_is_in_the_manifest(four_shards):
     assert all(s["route_anchors"] > 0 for s in manifest["shards"])
     assert np.isclose(sum(s["route_anchors"] for s in manifest["shards"]) / manifest["totals"]["text_bytes"],
                       2 / (params(64)[1] + 1), rtol=0.5)
+
+
+def test_fanout_works_in_a_forked_child(four_shards):
+    """`serve` forks after the index is open: the child makes its own pool (an inherited one has
+    no threads there and would hang)."""
+    import os
+    import signal
+    import time
+
+    data = "".join((STDLIB / n).read_text(encoding="utf-8")[2000:2200] + "\n#--\n" for n in MODULES).encode()
+    with Attributor(four_shards) as att:
+        want = [(sp.start, sp.end, sp.count) for sp in att.matcher.spans(data)]  # the parent's pool runs
+        pid = os.fork()
+        if pid == 0:
+            got = [(sp.start, sp.end, sp.count) for sp in att.matcher.spans(data)]
+            os._exit(0 if got == want else 1)
+        deadline = time.monotonic() + 60
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if done[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on its first fan-out")
+        assert os.waitstatus_to_exitcode(done[1]) == 0 and len(want) >= 4
