@@ -314,7 +314,8 @@ def add_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--output", type=Path, default=REPO / "runs" / "bench-attribution", help="work folder prefix (NAME-scale)")
     ap.add_argument("--size", type=int, default=300, help="snippet bytes")
     ap.add_argument("--scale-n", type=int, default=400, help="snippets per index (half verbatim, half unseen)")
-    ap.add_argument("--shard-mb", type=float, default=32.0, help="MB of text per shard of the large corpus")
+    ap.add_argument("--shard-mb", type=float, default=15.0,
+                    help="MB of text per shard of the large corpus (below 16 MiB a shard, a suffix-array rank takes 3 bytes, not 4)")
     ap.add_argument("--server-queries", type=int, default=200, help="POSTs sent to the local server")
     ap.add_argument("--server-clients", type=int, default=16, help="client threads of the paced server run")
     ap.add_argument("--fm-index", action="store_true", help="also measure the fm-index package (slow build)")
