@@ -165,12 +165,23 @@ class ExactMatcher:
         """Maximal spans of `data` of at least min_len bytes, longest first."""
         if not self.engines or len(data) < self.cfg.min_len:
             return []
-        shards = self.router.candidates(data)
-        self.shards_asked += len(shards)
+        probes = self.router.probes(data)
+        self.shards_asked += len(probes)
+        # A verbatim copy, the common case: one find a candidate shard, and no span of another
+        # shard can be longer, so no probes anywhere.
+        whole = {s: self.engines[s].find(input_ids=list(data)) for s in probes}
+        self.finds += len(whole)
+        if any(res.cnt > 0 for res in whole.values()):
+            segments = [(0, 0)] * len(self.engines)
+            for s, res in whole.items():
+                if res.cnt > 0:
+                    segments[s] = tuple(res.segment_by_shard[0])
+            return [Span(0, len(data), sum(res.cnt for res in whole.values()), segments)]
+        shards = list(probes)
         if self._workers > 1 and len(shards) > 1:
-            results = list(self._fanout_pool().map(lambda s: self._shard_spans(s, data), shards))
+            results = list(self._fanout_pool().map(lambda s: self._shard_spans(s, data, probes[s]), shards))
         else:
-            results = [self._shard_spans(s, data) for s in shards]
+            results = [self._shard_spans(s, data, probes[s]) for s in shards]
         self.finds += sum(finds for finds, _ in results)
         per_shard = [found for _, found in results]
         # A span maximal over the union is maximal in every shard holding it, and a shard's
@@ -196,8 +207,10 @@ class ExactMatcher:
             self._pool_pid = os.getpid()
         return self._pool
 
-    def _shard_spans(self, shard: int, data: bytes) -> tuple[int, list[tuple[int, int, int, tuple[int, int]]]]:
-        """Lookups made, and (start, end, count, rank range) of the maximal spans of `data` in one shard."""
+    def _shard_spans(self, shard: int, data: bytes, probes: list[int] | None
+                     ) -> tuple[int, list[tuple[int, int, int, tuple[int, int]]]]:
+        """Lookups made, and (start, end, count, rank range) of the maximal spans of `data` in one
+        shard (the whole snippet is known not to occur there); `probes` as in maximal_spans."""
         engine = self.engines[shard]
         finds = 0
 
@@ -209,14 +222,9 @@ class ExactMatcher:
         def occurs(start: int, end: int) -> bool:
             return find(start, end).cnt > 0
 
-        n, min_len = len(data), self.cfg.min_len
-        whole = find(0, n)
-        if whole.cnt > 0:  # a verbatim copy, the common case: one find instead of ~n/h probes and bisections
-            return finds, [(0, n, whole.cnt, tuple(whole.segment_by_shard[0]))]
-        found = maximal_spans(occurs, n, min_len, self.cfg.max_spans)
         out = []
-        for s, e in found:
-            if e - s >= min_len:
+        for s, e in maximal_spans(occurs, len(data), self.cfg.min_len, self.cfg.max_spans, probes):
+            if e - s >= self.cfg.min_len:
                 res = find(s, e)
                 out.append((s, e, res.cnt, tuple(res.segment_by_shard[0])))
         return finds, out

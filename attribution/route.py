@@ -134,19 +134,34 @@ class Router:
                 self.filters.append((Bloom.load(str(Path(d) / FILE_NAME), _identity), p["k"], p["w"]) if ok else None)
             except (OSError, ValueError, KeyError):
                 self.filters.append(None)
+        self.k = params(min_len)[0]  # the matcher's probe length
         self.tested = 0  # anchor tests so far (the profile counts them)
 
     def candidates(self, data: bytes) -> list[int]:
-        out, cache = [], {}
+        return list(self.probes(data))
+
+    def probes(self, data: bytes) -> dict[int, list[int] | None]:
+        """Shard -> offsets of the snippet's grams whose anchor the shard's filter holds (None:
+        a shard without a filter, to probe everywhere); shards holding none are left out. Every
+        span of min_len bytes the shard shares with the snippet contains one of those grams, so
+        they are the only probes that shard needs (attribution.spans)."""
+        arr = np.frombuffer(data, dtype=np.uint8)
+        out: dict[int, list[int] | None] = {}
+        cache: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}
         for i, f in enumerate(self.filters):
             if f is None:
-                out.append(i)
+                out[i] = None
                 continue
             bloom, k, w = f
             if (k, w) not in cache:
-                cache[(k, w)] = anchors(data, k, w).tolist()
-            keys = cache[(k, w)]
+                if len(arr) < k + w - 1:
+                    cache[(k, w)] = (np.zeros(0, np.uint64), [])
+                else:
+                    grams = _gram_hashes(arr, k)
+                    cache[(k, w)] = (grams, np.unique(_window_minima(grams, w)).tolist())
+            grams, keys = cache[(k, w)]
             self.tested += len(keys)
-            if any(key in bloom for key in keys):
-                out.append(i)
+            hits = [key for key in keys if key in bloom]
+            if hits:  # grams of another length than the matcher's probes: probe everywhere
+                out[i] = np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist() if k == self.k else None
         return out

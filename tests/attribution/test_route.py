@@ -125,3 +125,37 @@ def test_fanout_works_in_a_forked_child(four_shards):
             os.waitpid(pid, 0)
             pytest.fail("the forked child hung on its first fan-out")
         assert os.waitstatus_to_exitcode(done[1]) == 0 and len(want) >= 4
+
+
+def test_anchor_probes_find_the_spans_grid_probes_find():
+    """maximal_spans probed only at the grams whose anchor the corpus holds finds every span of
+    min_len bytes that probing every min_len/2 bytes finds (`occurs` here: a substring test)."""
+    from attribution.route import _gram_hashes, _window_minima
+    from attribution.spans import maximal_spans
+
+    corpus = (STDLIB / "textwrap.py").read_bytes() + b"\xff" + (STDLIB / "heapq.py").read_bytes()
+    k, w = params(64)
+    held = set(anchors(corpus, k, w).tolist())
+    rng = random.Random(2)
+
+    def occurs(s: int, e: int) -> bool:
+        return snippet[s:e] in corpus
+
+    with_spans = 0
+    for _ in range(60):
+        parts = []
+        for _ in range(rng.randrange(1, 5)):
+            i = rng.randrange(len(corpus) - 200)
+            parts.append(corpus[i:i + rng.randrange(20, 200)].replace(b"\xff", b"#"))
+            parts.append(bytes(rng.randrange(97, 123) for _ in range(rng.randrange(0, 9))))
+        snippet = b"".join(parts)
+        if len(snippet) < 64:
+            continue
+        grams = _gram_hashes(np.frombuffer(snippet, np.uint8), k)
+        hits = [v for v in np.unique(_window_minima(grams, w)).tolist() if v in held]
+        probes = np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist()
+        grid = [sp for sp in maximal_spans(occurs, len(snippet), 64, 200) if sp[1] - sp[0] >= 64]
+        routed = [sp for sp in maximal_spans(occurs, len(snippet), 64, 200, probes) if sp[1] - sp[0] >= 64]
+        assert routed == grid
+        with_spans += bool(grid)
+    assert with_spans >= 20
