@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import mmap
+import operator
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -106,8 +107,7 @@ def shard_anchors(blob: BytesLike, k: int, w: int) -> np.ndarray:
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
 
 
-def _identity(key: int) -> int:
-    return key
+_identity = operator.index  # keys are already hashes (a C identity: attribution.bloom)
 
 
 def write_route(shard_dir: Path, blob: BytesLike, min_len: int, fpr: float) -> dict[str, int]:
