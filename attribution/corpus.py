@@ -7,9 +7,8 @@ and a new shard never rebuilds the others:
 - kept output: `DIR/kept/*.jsonl.gz` (or `.jsonl`), or that kept folder itself; one shard per file.
 - a plain folder: each immediate sub-folder is a repository (files at the top level belong to a
   repository named after the folder); `path` is relative to the repository, `id` to the
-  folder (a name that is not UTF-8 keeps its bytes as `\\xNN` escapes); one shard for the
-  whole folder. Licences come from a LICENSE/COPYING file at the repository root, recognised by
-  a few phrases, else "unknown". An input or kept file whose own name is not UTF-8 is refused.
+  folder; one shard for the whole folder. Licences come from a
+  LICENSE/COPYING file at the repository root, recognised by a few phrases, else "unknown".
 """
 
 from __future__ import annotations
