@@ -12,13 +12,13 @@ UTF-8 never uses, so no match crosses two files), in infini-gram's own layout:
 so a match offset maps to a file by bisecting offset.0 and to a 1-based line by bisecting that
 file's own slice of lines.npy (attribution.tables). For a snippet we report its maximal matching
 spans as OLMoTrace does (spans that occur verbatim and cannot be extended either way), found
-with O(log n) `find` calls per span (attribution.spans): one find of the whole snippet (a
-verbatim copy, the common case, ends there), else probes every min_len/2 bytes, grown by
-bisection and galloping. Each find is a binary search of the suffix array, O(log n) steps of at
-most len(query) byte comparisons, so a query's cost is set by the snippet and the places it
-lists, not by the corpus; a span seen thousands of times lists a bounded sample of its places
-with the exact count. Only the shards whose anchor filter may hold a span are searched
-(attribution.route), each by its own engine, in parallel, and their spans merged. The engine's own
+with O(log n) lookups per span (attribution.spans): one of the whole snippet (a verbatim copy,
+the common case, ends there), else probes grown by bisection and galloping. Each lookup is a
+binary search of the suffix array (attribution.tables), O(log n) steps of at most len(query)
+byte comparisons, so a query's cost is set by the snippet and the places it lists, not by the
+corpus; a span seen thousands of times lists a bounded sample of its places with the exact
+count. Only the shards whose anchor filter may hold a span are searched (attribution.route),
+and their spans merged. The engine's own
 `attribute` and `creativity` start a thread per snippet offset (~70 ms for 300 bytes even on a
 48 KB index), and `attribute` drops any span seen more than `max_cnt` times (a common licence
 header) outright. Where the time went before, and why: docs/attribution.md, "Profile".
@@ -32,7 +32,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,15 +128,15 @@ class Location:
 
 
 class ExactMatcher:
-    """Maximal matching spans of a snippet over all shards: one infini-gram engine per shard; a
-    query asks only the shards whose anchor filter may hold a span (attribution.route), each on
-    its own, in parallel on up to `exact.fanout_workers` threads (the engine releases the GIL in
-    its lookups), and merges their spans. infini-gram's multi-shard engine instead starts a thread
-    per shard for every lookup: the fixed cost that made 11 shards 17x slower than one."""
+    """Maximal matching spans of a snippet over all shards. A query asks only the shards whose
+    anchor filter may hold a span (attribution.route), each on its own, and merges their spans.
+    Lookups bisect each shard's memory-mapped suffix array in the calling thread
+    (`exact.lookup=bisect`, ShardTables.find); `engine` uses infini-gram's C++ `find` instead,
+    which releases the GIL, so candidate shards are searched on up to `exact.fanout_workers`
+    threads, but starts an OS thread per lookup (its multi-shard engine one per shard: what made
+    11 shards 17x slower than one)."""
 
     def __init__(self, shard_dirs: Iterable[Path], cfg: ExactConfig):
-        from infini_gram.engine import InfiniGramEngine
-
         self.shard_dirs = [Path(d) for d in shard_dirs]
         self.cfg = cfg
         for d in self.shard_dirs:
@@ -144,39 +144,51 @@ class ExactMatcher:
             if missing:
                 raise AttributionError(f"{d}: missing {', '.join(missing)}; rebuild with `starforge attribution index`")
         self.tables = [ShardTables(d, cfg.preload) for d in self.shard_dirs]
-        depth = cfg.prefetch_depth
-        # The C++ engines directly: the Python wrapper re-checks every id, O(len) per call, and
-        # bytes are always valid u8 ids.
-        self.engines = [InfiniGramEngine(index_dir=[str(d)], **ENGINE_KW, ds_prefetch_depth=min(depth, 1),
-                                         sa_prefetch_depth=depth).engine for d in self.shard_dirs]
+        self._finders = [t.find for t in self.tables] if cfg.lookup == "bisect" else self._engine_finders(cfg)
         self.router = Router(self.shard_dirs, cfg.min_len)
-        self._workers = min(cfg.fanout_workers, len(self.shard_dirs))
+        # Threads only pay where lookups release the GIL (the engine's); bisect holds it.
+        self._workers = min(cfg.fanout_workers, len(self.shard_dirs)) if cfg.lookup == "engine" else 1
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         self.finds = 0  # suffix-array lookups so far (the profile in docs/attribution.md counts them)
         self.shards_asked = 0  # shards a query searched, summed over queries
 
+    def _engine_finders(self, cfg: ExactConfig) -> list[Callable[[bytes], tuple[int, int]]]:
+        from infini_gram.engine import InfiniGramEngine
+
+        depth = cfg.prefetch_depth
+        finders = []
+        for d in self.shard_dirs:
+            # The C++ engine directly: the Python wrapper re-checks every id, O(len) per call.
+            engine = InfiniGramEngine(index_dir=[str(d)], **ENGINE_KW, ds_prefetch_depth=min(depth, 1),
+                                      sa_prefetch_depth=depth).engine
+
+            def find(pattern: bytes, engine=engine) -> tuple[int, int]:
+                res = engine.find(input_ids=list(pattern))
+                return tuple(res.segment_by_shard[0]) if res.cnt else (0, 0)
+            finders.append(find)
+        return finders
+
     def count(self, data: bytes) -> int:
         """Occurrences of `data` in all shards (no routing: any length)."""
-        self.finds += len(self.engines)
-        return sum(e.find(input_ids=list(data)).cnt for e in self.engines)
+        self.finds += len(self._finders)
+        return sum(hi - lo for lo, hi in (f(data) for f in self._finders))
 
     def spans(self, data: bytes) -> list[Span]:
         """Maximal spans of `data` of at least min_len bytes, longest first."""
-        if not self.engines or len(data) < self.cfg.min_len:
+        if not self._finders or len(data) < self.cfg.min_len:
             return []
         probes = self.router.probes(data)
         self.shards_asked += len(probes)
         # A verbatim copy, the common case: one find a candidate shard, and no span of another
         # shard can be longer, so no probes anywhere.
-        whole = {s: self.engines[s].find(input_ids=list(data)) for s in probes}
+        whole = {s: self._finders[s](data) for s in probes}
         self.finds += len(whole)
-        if any(res.cnt > 0 for res in whole.values()):
-            segments = [(0, 0)] * len(self.engines)
-            for s, res in whole.items():
-                if res.cnt > 0:
-                    segments[s] = tuple(res.segment_by_shard[0])
-            return [Span(0, len(data), sum(res.cnt for res in whole.values()), segments)]
+        if any(hi > lo for lo, hi in whole.values()):
+            segments = [(0, 0)] * len(self._finders)
+            for s, seg in whole.items():
+                segments[s] = seg
+            return [Span(0, len(data), sum(hi - lo for lo, hi in whole.values()), segments)]
         shards = list(probes)
         if self._workers > 1 and len(shards) > 1:
             results = list(self._fanout_pool().map(lambda s: self._shard_spans(s, data, probes[s]), shards))
@@ -189,7 +201,7 @@ class ExactMatcher:
         merged: dict[tuple[int, int], Span] = {}
         for shard, found in zip(shards, per_shard):
             for s, e, cnt, seg in found:
-                span = merged.setdefault((s, e), Span(s, e, 0, [(0, 0)] * len(self.engines)))
+                span = merged.setdefault((s, e), Span(s, e, 0, [(0, 0)] * len(self._finders)))
                 span.count += cnt
                 span.segments[shard] = seg
         spans = sorted(merged.values(), key=lambda sp: (-(sp.end - sp.start), sp.start))
@@ -211,22 +223,21 @@ class ExactMatcher:
                      ) -> tuple[int, list[tuple[int, int, int, tuple[int, int]]]]:
         """Lookups made, and (start, end, count, rank range) of the maximal spans of `data` in one
         shard (the whole snippet is known not to occur there); `probes` as in maximal_spans."""
-        engine = self.engines[shard]
+        lookup = self._finders[shard]
         finds = 0
 
-        def find(start: int, end: int):
+        def occurs(start: int, end: int) -> bool:
             nonlocal finds
             finds += 1
-            return engine.find(input_ids=list(data[start:end]))
-
-        def occurs(start: int, end: int) -> bool:
-            return find(start, end).cnt > 0
+            lo, hi = lookup(data[start:end])
+            return hi > lo
 
         out = []
         for s, e in maximal_spans(occurs, len(data), self.cfg.min_len, self.cfg.max_spans, probes):
             if e - s >= self.cfg.min_len:
-                res = find(s, e)
-                out.append((s, e, res.cnt, tuple(res.segment_by_shard[0])))
+                finds += 1
+                lo, hi = lookup(data[s:e])
+                out.append((s, e, hi - lo, (lo, hi)))
         return finds, out
 
     def locations(self, span: Span, data: bytes) -> list[Location]:
@@ -284,7 +295,7 @@ class ExactMatcher:
             self._pool.shutdown()
         for t in self.tables:
             t.close()
-        self.engines = []
+        self._finders = []
 
 
 def _spread(items: list, k: int) -> list:

@@ -78,19 +78,49 @@ def test_routed_spans_equal_the_spans_of_every_shard(four_shards, tmp_path):
     assert any(len({m["path"] for m in r["exact"]}) == 2 for r in stitched)  # spans of two shards merged
 
 
-def test_sequential_and_parallel_fanout_agree(four_shards):
+def test_bisect_lookups_and_threaded_engine_fanout_agree(four_shards):
+    """Spans, counts and rank ranges are the same with bisect lookups in the calling thread and
+    with infini-gram's engine on four fan-out threads."""
     data = "".join((STDLIB / n).read_text(encoding="utf-8")[1000:1200] + "\n#--\n" for n in MODULES).encode()
     results = []
     with Attributor(four_shards) as att:
-        for workers in (1, 4):
-            matcher = ExactMatcher(att.matcher.shard_dirs, dataclasses.replace(att.cfg.exact, fanout_workers=workers))
+        for lookup, workers in (("bisect", 4), ("engine", 1), ("engine", 4)):
+            cfg = dataclasses.replace(att.cfg.exact, lookup=lookup, fanout_workers=workers)
+            matcher = ExactMatcher(att.matcher.shard_dirs, cfg)
             try:
                 results.append([(sp.start, sp.end, sp.count, sp.segments) for sp in matcher.spans(data)])
-                assert (matcher._pool is None) == (workers == 1)  # made on the first query that fans out
+                assert (matcher._pool is None) == (lookup == "bisect" or workers == 1)  # threads only for the engine
             finally:
                 matcher.close()
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
     assert len({i for *_, segs in results[0] for i, seg in enumerate(segs) if seg[1] > seg[0]}) == 4  # all shards
+
+
+def test_bisect_find_equals_the_engine_find(four_shards):
+    from infini_gram.engine import InfiniGramEngine
+
+    from attribution.exact import ENGINE_KW
+    from attribution.tables import ShardTables
+
+    shard = sorted((four_shards / "shards").iterdir())[0]
+    engine = InfiniGramEngine(index_dir=[str(shard)], **ENGINE_KW).engine
+    tables = ShardTables(shard)
+    text = (shard / "tokenized.0").read_bytes()
+    rng = random.Random(3)
+    try:
+        for _ in range(500):
+            i = rng.randrange(len(text) - 300)
+            pattern = text[i:i + rng.choice([1, 2, 7, 32, 64, 300])]
+            if rng.random() < 0.3:  # mostly absent
+                pattern = pattern[:-1] + bytes([rng.randrange(256)])
+            res = engine.find(input_ids=list(pattern))
+            lo, hi = tables.find(pattern)
+            assert hi - lo == res.cnt
+            if res.cnt:
+                assert (lo, hi) == tuple(res.segment_by_shard[0])
+        assert tables.find(text[-40:]) == tuple(engine.find(input_ids=list(text[-40:])).segment_by_shard[0])
+    finally:
+        tables.close()
 
 
 def test_anchor_filter_is_in_the_manifest(four_shards):
