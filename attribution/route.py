@@ -32,6 +32,9 @@ PARAMS_NAME = "route.json"
 CHUNK = 1 << 18  # bytes hashed at once while building (its uint64 arrays stay in cache: 2x faster than 4 MB)
 BytesLike = bytes | bytearray | memoryview | mmap.mmap
 _P = np.uint64(0x100000001B3)  # the FNV-1 64-bit prime, as the polynomial base
+LOW = np.uint64(2 ** 64 - 1)  # the hash of a gram of little information: never an anchor
+MIN_CHANGES = 8  # a 32-byte gram of indentation has 1 or 2
+VERSION = 2  # 1 (no LOW grams) anchored indentation, which every shard holds
 
 
 def params(min_len: int) -> tuple[int, int]:
@@ -73,6 +76,16 @@ def _gram_hashes(data: np.ndarray, k: int) -> np.ndarray:
         return _mix(acc[:len(data) - k + 1])
 
 
+def _anchor_hashes(data: np.ndarray, k: int) -> np.ndarray:
+    """Gram hashes, with LOW for a gram of little information (fewer than MIN_CHANGES places
+    where a byte differs from the next: indentation, runs of one character), so such a gram is
+    a window's minimum only when the whole window is made of them."""
+    h = _gram_hashes(data, k)
+    changes = np.concatenate(([0], np.cumsum(data[1:] != data[:-1], dtype=np.int64)))
+    h[(changes[k - 1:] - changes[:len(h)]) < MIN_CHANGES] = LOW
+    return h
+
+
 def _window_minima(h: np.ndarray, w: int) -> np.ndarray:
     """Minimum of every w consecutive values (sparse table: O(n log w))."""
     if len(h) < w:
@@ -88,8 +101,9 @@ def _minima_runs(arr: np.ndarray, k: int, w: int) -> np.ndarray:
     """Window minima of `arr`'s gram hashes, one per run (a minimum holds over many windows)."""
     if len(arr) < k + w - 1:
         return np.zeros(0, np.uint64)
-    minima = _window_minima(_gram_hashes(arr, k), w)
-    return minima[np.concatenate(([True], minima[1:] != minima[:-1]))]
+    minima = _window_minima(_anchor_hashes(arr, k), w)
+    runs = minima[np.concatenate(([True], minima[1:] != minima[:-1]))]
+    return runs[runs != LOW]
 
 
 def anchors(data: BytesLike | np.ndarray, k: int, w: int) -> np.ndarray:
@@ -117,7 +131,7 @@ def write_route(shard_dir: Path, blob: BytesLike, min_len: int, fpr: float) -> d
     bloom = Bloom(max(len(keys), 1), fpr, _identity)
     bloom.update(keys.tolist())
     bloom.save(str(shard_dir / FILE_NAME))
-    (shard_dir / PARAMS_NAME).write_text(json.dumps({"k": k, "w": w, "anchors": len(keys), "fpr": fpr}) + "\n")
+    (shard_dir / PARAMS_NAME).write_text(json.dumps({"v": VERSION, "k": k, "w": w, "anchors": len(keys), "fpr": fpr}) + "\n")
     return {"route_anchors": len(keys)}
 
 
@@ -130,7 +144,7 @@ class Router:
         for d in shard_dirs:
             try:
                 p = json.loads((Path(d) / PARAMS_NAME).read_text())
-                ok = p["k"] + p["w"] - 1 <= min_len
+                ok = p.get("v") == VERSION and p["k"] + p["w"] - 1 <= min_len
                 self.filters.append((Bloom.load(str(Path(d) / FILE_NAME), _identity), p["k"], p["w"]) if ok else None)
             except (OSError, ValueError, KeyError):
                 self.filters.append(None)
@@ -144,24 +158,42 @@ class Router:
         """Shard -> offsets of the snippet's grams whose anchor the shard's filter holds (None:
         a shard without a filter, to probe everywhere); shards holding none are left out. Every
         span of min_len bytes the shard shares with the snippet contains one of those grams, so
-        they are the only probes that shard needs (attribution.spans)."""
+        they are the only probes that shard needs (attribution.spans), except in windows made
+        only of low-information grams (no anchor): there every shard is probed every k bytes."""
         arr = np.frombuffer(data, dtype=np.uint8)
         out: dict[int, list[int] | None] = {}
-        cache: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}
+        cache: dict[tuple[int, int], tuple[np.ndarray, list[int], list[int]]] = {}
         for i, f in enumerate(self.filters):
             if f is None:
                 out[i] = None
                 continue
             bloom, k, w = f
             if (k, w) not in cache:
-                if len(arr) < k + w - 1:
-                    cache[(k, w)] = (np.zeros(0, np.uint64), [])
-                else:
-                    grams = _gram_hashes(arr, k)
-                    cache[(k, w)] = (grams, np.unique(_window_minima(grams, w)).tolist())
-            grams, keys = cache[(k, w)]
+                cache[(k, w)] = snippet_anchors(arr, k, w)
+            grams, keys, grid = cache[(k, w)]
             self.tested += len(keys)
             hits = [key for key in keys if key in bloom]
-            if hits:  # grams of another length than the matcher's probes: probe everywhere
-                out[i] = np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist() if k == self.k else None
+            if k != self.k and (hits or grid):  # grams of another length than the matcher's probes
+                out[i] = None
+            elif hits or grid:
+                out[i] = probe_offsets(grams, hits, grid)
         return out
+
+
+def snippet_anchors(arr: np.ndarray, k: int, w: int) -> tuple[np.ndarray, list[int], list[int]]:
+    """A snippet's gram hashes, its distinct anchors, and one k-grid offset inside each window
+    without an anchor (made only of low-information grams)."""
+    if len(arr) < k + w - 1:
+        return np.zeros(0, np.uint64), [], []
+    grams = _anchor_hashes(arr, k)
+    minima = _window_minima(grams, w)
+    blank = np.flatnonzero(minima == LOW)
+    grid = sorted({-(-int(x) // k) * k for x in blank})  # the first k-grid point of each such window
+    return grams, np.unique(minima[minima != LOW]).tolist(), grid
+
+
+def probe_offsets(grams: np.ndarray, hits: list[int], grid: list[int]) -> list[int]:
+    """Probe offsets for a shard holding the anchors `hits`: every gram hashing to one of them,
+    and the grid points of the windows without an anchor."""
+    held = np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist() if hits else []
+    return sorted(set(held).union(grid))

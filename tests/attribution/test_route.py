@@ -38,6 +38,8 @@ def test_a_shared_span_of_min_len_bytes_always_shares_an_anchor():
         left, right = bytes(rng.randrange(256) for _ in range(rng.randrange(200))), b"tail" * rng.randrange(50)
         assert set(anchors(left + span + right, k, w).tolist()) & set(anchors(text, k, w).tolist())
     assert len(anchors(text[:63], k, w)) == 0  # shorter than any span the matcher reports
+    indentation = (b"\n" + b" " * 40) * 10 + b"\n" + b"#" * 90  # in every shard of real code
+    assert len(anchors(indentation, k, w)) == 0 and len(anchors(text[:300], k, w)) > 0
 
 
 def test_only_the_shard_holding_a_snippet_is_searched(four_shards):
@@ -49,6 +51,16 @@ def test_only_the_shard_holding_a_snippet_is_searched(four_shards):
         finds = att.matcher.finds
         assert att.matcher.spans(UNSEEN.encode()) == []
         assert att.matcher.finds == finds  # no shard searched, no lookup made
+
+
+def test_indentation_is_no_anchor(four_shards):
+    """Grams of indentation are in every shard; an unseen snippet of deeply indented code must
+    not make every shard a candidate (it did before low-information grams were excluded)."""
+    snippet = "\n".join(" " * 20 + line for line in UNSEEN.splitlines()).encode()
+    with Attributor(four_shards) as att:
+        assert att.matcher.router.probes(snippet) == {}
+        separator = ("x = 1\n" + "#" * 100 + "\n").encode()  # no anchor in it: probed everywhere
+        assert list(att.matcher.router.probes(separator)) == [0, 1, 2, 3]
 
 
 def test_routed_spans_equal_the_spans_of_every_shard(four_shards, tmp_path):
@@ -160,7 +172,7 @@ def test_fanout_works_in_a_forked_child(four_shards):
 def test_anchor_probes_find_the_spans_grid_probes_find():
     """maximal_spans probed only at the grams whose anchor the corpus holds finds every span of
     min_len bytes that probing every min_len/2 bytes finds (`occurs` here: a substring test)."""
-    from attribution.route import _gram_hashes, _window_minima
+    from attribution.route import probe_offsets, snippet_anchors
     from attribution.spans import maximal_spans
 
     corpus = (STDLIB / "textwrap.py").read_bytes() + b"\xff" + (STDLIB / "heapq.py").read_bytes()
@@ -178,12 +190,13 @@ def test_anchor_probes_find_the_spans_grid_probes_find():
             i = rng.randrange(len(corpus) - 200)
             parts.append(corpus[i:i + rng.randrange(20, 200)].replace(b"\xff", b"#"))
             parts.append(bytes(rng.randrange(97, 123) for _ in range(rng.randrange(0, 9))))
+        if rng.random() < 0.3:  # runs of one byte: windows without an anchor
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice([b" ", b"#", b"\n"]) * rng.randrange(40, 140))
         snippet = b"".join(parts)
         if len(snippet) < 64:
             continue
-        grams = _gram_hashes(np.frombuffer(snippet, np.uint8), k)
-        hits = [v for v in np.unique(_window_minima(grams, w)).tolist() if v in held]
-        probes = np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist()
+        grams, keys, blank = snippet_anchors(np.frombuffer(snippet, np.uint8), k, w)
+        probes = probe_offsets(grams, [v for v in keys if v in held], blank)
         grid = [sp for sp in maximal_spans(occurs, len(snippet), 64, 200) if sp[1] - sp[0] >= 64]
         routed = [sp for sp in maximal_spans(occurs, len(snippet), 64, 200, probes) if sp[1] - sp[0] >= 64]
         assert routed == grid
