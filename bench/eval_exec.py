@@ -7,7 +7,7 @@ them in `starforge.sandbox` (bubblewrap, rlimits, own uid, warm forked workers).
 times, samples/s, the ratios on the whole set and on the non-loop part, the per-sample sandbox
 overhead, and last one JSON line.
 
-    python bench/eval_exec.py [--workers 2] [--loops 20] [--cold]
+    python -m bench.eval_exec [--workers 2] [--loops 20] [--cold]
 """
 
 from __future__ import annotations
@@ -18,12 +18,9 @@ import logging
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from eval.tasks import get_task  # noqa: E402
-from starforge.sandbox import Sandbox, SandboxConfig  # noqa: E402
+from eval.tasks import get_task
+from starforge.sandbox import Sandbox, SandboxConfig
 
 
 def samples(loops: int):

@@ -30,15 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from eval.generate import HFBackend, SamplingParams, generate, load_backend  # noqa: E402
-from eval.tasks import get_task  # noqa: E402
+from eval.generate import HFBackend, SamplingParams, generate, load_backend
+from eval.tasks import get_task
 
 
 def build_tiny(out: Path) -> Path:

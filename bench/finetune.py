@@ -6,8 +6,8 @@ teacher — gold on levels 1-2, gold on only part of level 3, and some wrong dem
 while RL's rewards come from the tests of all levels. Held-out pass rate = greedy completion
 passes every test, on the held-out split (unseen constants and compositions).
 
-    .venv/bin/python bench/finetune.py                      # full: 3 seeds, shares 0.2 0.4 0.6
-    .venv/bin/python bench/finetune.py --seeds 0 --shares 0.4 --budget 150000   # reduced
+    python -m bench.finetune                      # full: 3 seeds, shares 0.2 0.4 0.6
+    python -m bench.finetune --seeds 0 --shares 0.4 --budget 150000   # reduced
 
 The default budget (600,000) is where SFT on the weak teacher has flattened; below ~300 SFT
 steps the tiny model solves next to nothing (docs/finetune.md, "Why the first runs scored ~0").
@@ -36,14 +36,12 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from finetune.curriculum import CurriculumConfig  # noqa: E402
-from finetune.problems import generate_problems, iter_texts, read_problems, write_problems  # noqa: E402
-from finetune.rl import RLConfig  # noqa: E402
-from finetune.schedule import SftRlConfig, plan  # noqa: E402
-from finetune.sft import SFTConfig  # noqa: E402
-from finetune.tiny import TinyModelConfig, make_tiny_model  # noqa: E402
+from finetune.curriculum import CurriculumConfig
+from finetune.problems import generate_problems, iter_texts, read_problems, write_problems
+from finetune.rl import RLConfig
+from finetune.schedule import SftRlConfig, plan
+from finetune.sft import SFTConfig
+from finetune.tiny import TinyModelConfig, make_tiny_model
 
 SFT_ARGS = dict(lr=2e-3, batch_size=16, eval_steps=10_000, early_stopping_patience=None, valid_share=0.0)
 RL_ARGS = dict(lr=1e-4, num_generations=8, prompts_per_step=4, max_completion_length=48, save_steps=10_000)

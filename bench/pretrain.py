@@ -1,8 +1,8 @@
 """Pretraining throughput: our megatron-core trainer against a plain PyTorch loop over
 transformers' `GPTBigCodeForCausalLM`, same model shape, same batches, same steps, one process.
 
-    .venv/bin/python bench/pretrain.py                      # CPU, ~15M-parameter model
-    .venv/bin/python bench/pretrain.py --device cuda        # starcoderbase-1b, seq 2048 and 8192
+    python -m bench.pretrain                      # CPU, ~15M-parameter model
+    python -m bench.pretrain --device cuda        # starcoderbase-1b, seq 2048 and 8192
 
 CPU (default): a StarCoder-shaped model (multi-query attention, learned positions, 4x GELU MLP,
 tied embeddings) of 8 layers, hidden 384, 6 heads, vocabulary 8,192, sequence 256: 15.3M
@@ -39,7 +39,6 @@ import logging
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,14 +46,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pretrain.config import load_train_config  # noqa: E402
-from pretrain.data import PretrainDataset, microbatch_indices  # noqa: E402
-from pretrain.metrics import read_metrics  # noqa: E402
-from pretrain.model import ModelConfig  # noqa: E402
-from pretrain.optim import lr_at  # noqa: E402
-from pretrain.train import train  # noqa: E402
+from pretrain.config import load_train_config
+from pretrain.data import PretrainDataset, microbatch_indices
+from pretrain.metrics import read_metrics
+from pretrain.model import ModelConfig
+from pretrain.optim import lr_at
+from pretrain.train import train
 
 CPU_MODEL = {"num_layers": 8, "hidden_size": 384, "num_attention_heads": 6, "num_query_groups": 1,
              "max_position_embeddings": 256, "seq_length": 256, "vocab_size": 8192,

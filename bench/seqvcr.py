@@ -2,7 +2,7 @@
 equal steps over several seeds; held-out exact match and the collapse metric for each.
 
 The model is the trainer's megatron-core `GPTModel` (`pretrain.model.build_model`, preset
-`seqvcr-tiny`) and the regulariser is the trainer's (`pretrain.seqvcr`: same forward hook, same
+`seqvcr-tiny`) and the regulariser is the trainer's (`starforge.modeling.seqvcr` hooked by `pretrain.seqvcr_hook`: same forward hook, same
 projection, same loss). The loop is a small one written here, not `pretrain.train`: the task
 needs fresh question/answer samples with a loss on answer tokens only, which the trainer's
 shard windows do not carry. Every variant trains on the same pairs in the same order for a seed.
@@ -11,8 +11,8 @@ Exact match: greedy decoding of all n+m answer digits for each held-out pair, pr
 (+ pauses). Entropy: `spectrum_entropy` of the hooked layer's outputs (the layer Seq-VCR
 regularises) at the positions that predict answer tokens, over the held-out set; max ln(hidden).
 
-    python bench/seqvcr.py --task 2x2 --seeds 5 --steps 1500 --batch 32   # CPU, ~22 min on 2 cores
-    python bench/seqvcr.py --device cuda --task 5x5 --preset seqvcr-gpt2-small --steps 20000 --batch 32 --projection 2048 --lr 3e-4
+    python -m bench.seqvcr --task 2x2 --seeds 5 --steps 1500 --batch 32   # CPU, ~22 min on 2 cores
+    python -m bench.seqvcr --device cuda --task 5x5 --preset seqvcr-gpt2-small --steps 20000 --batch 32 --projection 2048 --lr 3e-4
 
 Last line: one JSON object {task, baseline, pause, seqvcr, seqvcr_pause, spread, seeds, entropy, ...}.
 """
@@ -24,12 +24,8 @@ import json
 import logging
 import os
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 VARIANTS = {"baseline": (False, False), "pause": (True, False), "seqvcr": (False, True),
             "seqvcr_pause": (True, True)}
@@ -41,11 +37,12 @@ def run_one(args: dict) -> dict:
     import torch
 
     torch.set_num_threads(args["threads"])
-    from pretrain import parallel, seqvcr
+    from pretrain import parallel, seqvcr_hook
     from pretrain.model import build_model, load_preset
     from pretrain.optim import OptimConfig, build_optimizer, clip_gradients, lr_at
     from pretrain.step import causal_mask
     from pretrain.tasks.multiplication import MultiplicationTask, multiplication_tokenizer
+    from starforge.modeling.seqvcr import SeqVcrConfig
 
     pause, reg = VARIANTS[args["variant"]]
     num_pause = args["num_pause"] if pause else 0
@@ -59,12 +56,12 @@ def run_one(args: dict) -> dict:
     parallel.init_parallel(model_cfg, parallel.ParallelConfig(), args["seed"])
     try:
         model = build_model(model_cfg, on_gpu=device.type == "cuda").to(device)
-        cfg = seqvcr.SeqVcrConfig(layer=args["layer"], projection_size=args["projection"],
-                                  lambda_var=args["lambda_var"], lambda_cov=args["lambda_cov"])
+        cfg = SeqVcrConfig(layer=args["layer"], projection_size=args["projection"],
+                           lambda_var=args["lambda_var"], lambda_cov=args["lambda_cov"])
         if reg:
-            capture = seqvcr.attach(model, cfg, model_cfg.num_layers, model_cfg.hidden_size)
+            capture = seqvcr_hook.attach(model, cfg, model_cfg.num_layers, model_cfg.hidden_size)
         else:  # metric only: the same layer, no loss
-            capture = seqvcr.LayerCapture(model, cfg.layer_index(model_cfg.num_layers))
+            capture = seqvcr_hook.LayerCapture(model, cfg.layer_index(model_cfg.num_layers))
         optim_cfg = OptimConfig(lr=args["lr"], min_lr=args["lr"] / 10, warmup_steps=args["warmup"],
                                 weight_decay=0.1, clip_grad=1.0)
         optimizer = build_optimizer(model, optim_cfg)
@@ -101,9 +98,9 @@ def evaluate(model, capture, task, tok, num_pause: int, device) -> tuple[float, 
     """Held-out exact match by greedy decoding, and the collapse metric on teacher-forced inputs."""
     import torch
 
-    from pretrain.seqvcr import spectrum_entropy
     from pretrain.step import causal_mask
     from pretrain.tasks.multiplication import parse_answer
+    from starforge.modeling.seqvcr import spectrum_entropy
 
     model.eval()
     ids, mask = task.encode(task.heldout, tok, num_pause)

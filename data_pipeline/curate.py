@@ -21,99 +21,25 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from data_pipeline import pipelines
-from data_pipeline.config import (
-    DecontaminationConfig,
-    MetadataPrefixConfig,
-    NearDedupConfig,
-    QualityConfig,
-    SlurmConfig,
-)
+from data_pipeline.config import CurateConfig
 from data_pipeline.executor import build_executors, describe_plan, run_stages
-from data_pipeline.format.jupyter import JupyterConfig
 from data_pipeline.funnel import write_funnel
 from data_pipeline.readers.inputs import input_format
-from data_pipeline.readers.sources import BUILTIN_STDLIB, list_sources, load_listing, save_listing
-from data_pipeline.run_dir import prepare_run_dir
-from pii.config import PiiConfig
+from data_pipeline.readers.sources import list_sources, load_listing, save_listing
+from data_pipeline.stats import collect_stats
 from starforge.errors import ConfigError, DataError
+from starforge.run_dir import prepare
 
 log = logging.getLogger(__name__)
 
 STAGES = pipelines.STAGES
+__all__ = ["CurateConfig", "curate", "collect_stats"]  # CurateConfig lives in config.py (no cycle)
 
-
-@dataclass
-class CurateConfig:
-    input: str = BUILTIN_STDLIB
-    """A folder with one repository per sub-folder, a YAML list of checked-out repositories (with
-    stars), `builtin:stdlib` (this interpreter's standard library), JSONL/Parquet files in The
-    Stack's schema, or `hf:NAME_OR_DIR` (a `datasets` dataset)."""
-    output: Path | None = None
-    """Output folder (kept/, removed/, stats.json, funnel.json, config.yaml, logs/)."""
-    input_format: Literal["auto", "repositories", "stack", "hf"] = "auto"
-    """How to read `input`; `auto` decides from its form (readers/inputs.py)."""
-    hf_split: str = "train"
-    """Split of an `hf:` dataset."""
-    tasks: int = 2
-    """datatrove tasks (shards of the corpus); the same number resumes a run."""
-    workers: int = 2
-    """Tasks run at once (processes); 1 runs them in this process."""
-    executor: Literal["local", "slurm", "ray"] = "local"
-    """Where tasks run: this machine's processes, a Slurm job array per stage, or a Ray cluster."""
-    dry_run: bool = False
-    """Print the plan (stages, steps, tasks, sbatch scripts) and run nothing."""
-    slurm: SlurmConfig = field(default_factory=SlurmConfig)
-    """Job settings used with executor=slurm."""
-    ray_address: str | None = None
-    """Ray cluster to join with executor=ray (`auto`, `ray://head:10001`); None: $RAY_ADDRESS, or
-    else a Ray started on this machine with `workers` CPUs for the run."""
-    max_file_bytes: int = 1_000_000
-    """Files larger than this are removed as `too_large` without being read (The Stack: 1 MB)."""
-    count_tokens: str | None = "code"
-    """Tokens the funnel counts (`metadata.tokens`): `code` (identifier runs and single symbols, no
-    tokenizer needed), a tokenizer.json path (e.g. StarCoder's), or null for none."""
-    binary_probe_bytes: int = 8192
-    """A NUL byte in this many leading bytes marks a file `binary` (git looks at 8000)."""
-    include_site_packages: bool = False
-    """With builtin:stdlib, also read installed distributions whose metadata licence is permissive."""
-    site_packages: list[str] | None = None
-    """Only these distribution names (with include_site_packages); None for all permissive ones."""
-    languages: list[str] | None = None
-    """Languages kept (names from data_pipeline/readers/languages.yaml); None: StarCoder's, with Jupyter."""
-    permissive_licences: list[str] | None = None
-    """SPDX ids counted as permissive; None: The Stack's list (readers/licences.py PERMISSIVE)."""
-    allow_unknown_licence: bool = False
-    """Keep files whose licence could not be determined (The Stack: no)."""
-    jupyter: JupyterConfig | None = field(default_factory=JupyterConfig)
-    """Notebook conversion to script and structured forms; null keeps notebooks as raw JSON."""
-    quality: QualityConfig = field(default_factory=QualityConfig)
-    """StarCoder's quality filters."""
-    near_dedup: NearDedupConfig | None = field(default_factory=NearDedupConfig)
-    """MinHash near-deduplication after exact dedup; null switches it off."""
-    decontamination: DecontaminationConfig | None = field(default_factory=DecontaminationConfig)
-    """Removal of files containing benchmark texts; null switches it off."""
-    pii: PiiConfig | None = field(default_factory=PiiConfig)
-    """PII redaction by the `pii` package's step; null switches it off."""
-    metadata_prefix: MetadataPrefixConfig | None = field(default_factory=MetadataPrefixConfig)
-    """StarCoder's <reponame>/<filename>/<gh_stars> prefixes (applied by `tokenize`); null: none."""
-
-    def __post_init__(self):
-        if self.tasks < 1 or self.workers < 1:
-            raise ConfigError(f"tasks and workers must be >= 1, got tasks={self.tasks} workers={self.workers}")
-        if self.max_file_bytes < 1 or self.binary_probe_bytes < 1:
-            raise ConfigError("max_file_bytes and binary_probe_bytes must be >= 1")
-        if self.languages is not None:
-            from data_pipeline.readers.languages import known_languages
-
-            unknown = sorted(set(self.languages) - known_languages() - {"Jupyter Script", "Jupyter Structured"})
-            if unknown:
-                raise ConfigError(f"languages: unknown language {unknown[0]!r}; use names from "
-                                  "data_pipeline/readers/languages.yaml, e.g. 'Python', 'C++', 'Jupyter Notebook'")
+RESUME_NEUTRAL = ("workers", "batch_size", "executor", "dry_run", "slurm")
+"""Keys that may change between a run and its resumption (they do not change any output)."""
 
 
 def curate(cfg: CurateConfig) -> dict:
@@ -142,7 +68,8 @@ def curate(cfg: CurateConfig) -> dict:
         print(plan)
         return {"dry_run": True, "plan": plan}
 
-    prepare_run_dir(cfg, out)
+    prepare(out, cfg, inputs=[] if fmt == "hf" or cfg.input.startswith("builtin:") else [cfg.input],
+            command="data curate", neutral=RESUME_NEUTRAL)
     if files is not None:
         if not listing.is_file():  # a resumed run keeps the listing its finished tasks used
             save_listing(files, listing)
@@ -162,7 +89,7 @@ def curate(cfg: CurateConfig) -> dict:
         return {"submitted": True}
     wall = time.perf_counter() - started
 
-    stats = collect_stats(out, wall)
+    stats = collect_stats(out, stage_pipelines, wall)
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     write_funnel(stats, out)
     _log_summary(stats, out)
@@ -170,91 +97,6 @@ def curate(cfg: CurateConfig) -> dict:
         raise DataError(f"input '{cfg.input}': no file kept out of {stats['totals']['files']}; "
                         f"see {out / 'removed'} for the reasons")
     return stats
-
-
-def collect_stats(out: Path, wall_s: float | None = None) -> dict:
-    """stats.json from the per-task datatrove stats of every stage (complete even after a resume)."""
-    merged = {stage: _merge_task_stats(out / "logs" / stage) for stage in STAGES}
-    reader_stats = merged["filter"]
-    reader = next((s for name, s in reader_stats.items() if "documents" in s and name not in pipelines.STEPS), {})
-    steps = []
-    for name, stage in pipelines.STEPS.items():
-        if name not in merged[stage]:
-            continue  # switched off in this run
-        s = merged[stage][name]
-        removed = {k.removeprefix("dropped_"): v for k, v in s.items() if k.startswith("dropped_")}
-        step = {"step": name, "docs_in": s.get("total", 0), "kept": s.get("forwarded", 0) + s.get("added", 0),
-                "removed": removed, "bytes_in": s.get("bytes_in", 0), "bytes_removed": s.get("bytes_dropped", 0),
-                "tokens_in": s.get("tokens_in", 0), "tokens_removed": s.get("tokens_dropped", 0),
-                "by_language": _by_language(s)}
-        if s.get("added"):
-            step["added"] = s["added"]
-        extra = {k: v for k, v in s.items() if k.startswith("contaminated/")}
-        if extra:
-            step["hits"] = {k.removeprefix("contaminated/"): v for k, v in extra.items()}
-        steps.append(step)
-    by_reason: dict[str, int] = {}
-    for step in steps:
-        for reason, count in step["removed"].items():
-            by_reason[reason] = by_reason.get(reason, 0) + count
-    files = reader.get("documents", 0)
-    bytes_in = reader.get("bytes", reader.get("doc_len", 0))
-    kept = steps[-1]["kept"] if steps else 0
-    bytes_kept = steps[-1]["bytes_in"] - steps[-1]["bytes_removed"] if steps else 0
-    tokens_kept = steps[-1]["tokens_in"] - steps[-1]["tokens_removed"] if steps else 0
-    bytes_read = next((s["bytes_in"] for s in steps if s["step"] == "binary"), bytes_in)
-    added = sum(s.get("added", 0) for s in steps)
-    totals = {"files": files, "kept": kept, "removed": sum(by_reason.values()), "removed_by_reason": by_reason,
-              "bytes_in": bytes_in, "bytes_read": bytes_read, "bytes_kept": bytes_kept, "tokens_kept": tokens_kept}
-    if added:
-        totals["added_by_conversion"] = added
-    if files + added != kept + totals["removed"]:
-        log.warning("stats do not add up: %d files read (+%d from conversion), %d kept + %d removed", files, added,
-                    kept, totals["removed"])
-    summary: dict = {"steps": steps, "totals": totals}
-    other = {name: s for stage in ("dedup_find", "dedup_filter") for name, s in merged[stage].items()
-             if name not in pipelines.STEPS and "reader" not in name.lower()}
-    for name, s in other.items():
-        if "redact" in name.lower():
-            summary["pii"] = {k: v for k, v in s.items() if not k.startswith(("mean", "time"))}
-        elif "prefix" in name.lower():
-            summary["metadata_prefix"] = s
-        elif "finder" in name.lower():
-            summary.setdefault("dedup", {}).update(s)
-    if wall_s is not None:
-        summary["wall_s"] = round(wall_s, 2)
-        summary["mb_per_s"] = round(bytes_read / 1e6 / wall_s, 2) if wall_s > 0 else None  # bytes read
-    summary["outputs"] = {"kept": str(out / "kept"), "removed": str(out / "removed"),
-                          "funnel": str(out / "funnel.json")}
-    return summary
-
-
-def _by_language(s: dict) -> dict[str, dict[str, int]]:
-    langs: dict[str, dict[str, int]] = {}
-    for key, value in s.items():
-        kind, sep, lang = key.partition("/")
-        names = {"lang_in": "docs_in", "lang_bytes_in": "bytes_in", "lang_tokens_in": "tokens_in",
-                 "lang_dropped": "removed", "lang_bytes_dropped": "bytes_removed",
-                 "lang_tokens_dropped": "tokens_removed"}
-        if sep and kind in names:
-            langs.setdefault(lang, dict.fromkeys(("docs_in", "bytes_in", "tokens_in", "removed", "bytes_removed",
-                                                  "tokens_removed"), 0))
-            field_name = names[kind]
-            langs[lang][field_name] = value
-    return dict(sorted(langs.items()))
-
-
-def _merge_task_stats(logging_dir: Path) -> dict[str, dict[str, float]]:
-    """{step name: {metric: total}} summed over `logging_dir/stats/<rank>.json`."""
-    merged: dict[str, dict[str, float]] = {}
-    for path in sorted((logging_dir / "stats").glob("*.json")):
-        for step in json.loads(path.read_text(encoding="utf-8")):
-            name = step["name"].split(": ", 1)[-1]
-            metrics = merged.setdefault(name, {})
-            for metric, value in step["stats"].items():
-                total = value["total"] if isinstance(value, dict) else value
-                metrics[metric] = metrics.get(metric, 0) + total
-    return {name: {k: int(v) if float(v).is_integer() else v for k, v in m.items()} for name, m in merged.items()}
 
 
 def _log_summary(stats: dict, out: Path) -> None:

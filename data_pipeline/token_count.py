@@ -11,19 +11,31 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from data_pipeline.filters.registry import register_filter
+
+if TYPE_CHECKING:
+    from datatrove.pipeline.writers.disk_base import DiskWriter
+
+
 CODE_TOKEN = re.compile(r"[A-Za-z_0-9]+|[^\sA-Za-z_0-9]")
 
 
+@register_filter(55, drops=False)
 class TokenCount(PipelineStep):
     """Sets `metadata.tokens` on every document that has none yet (a converted notebook gets a
     fresh count; files that never decoded keep none and count as 0)."""
 
     type = "📊 - STATS"
     name = "token count"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        return cls(cfg.count_tokens) if cfg.count_tokens else None
 
     def __init__(self, tokenizer: str = "code", batch_size: int = 256):
         super().__init__()

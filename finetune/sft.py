@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pretrain.pause import PAUSE_TOKEN, pause_token_id
-from pretrain.seqvcr import SeqVcrConfig
 from starforge.config import save_config, to_dict
 from starforge.errors import ConfigError, FinetuneError, FormatError
 from starforge.formats.tokenizer import CHAT_TOKENS, COMMIT_TOKENS
+from starforge.modeling.pause import PAUSE_TOKEN, pause_token_id
+from starforge.modeling.seqvcr import SeqVcrConfig
+from starforge.run_dir import write_summary
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,7 @@ def _seqvcr_trainer_class():
     """`SFTTrainer` + Seq-VCR: the one place the regulariser enters the HF loss (`compute_loss`)."""
     from trl import SFTTrainer
 
-    from pretrain.seqvcr import SeqVcrRegularizer
+    from starforge.modeling.seqvcr import SeqVcrRegularizer
 
     class SeqVcrSFTTrainer(SFTTrainer):
         """A forward hook keeps the output of `transformer.h[layer-1]` (before the final LayerNorm
@@ -377,7 +378,7 @@ def sft(model_dir: str | Path, data: str | Path, output_dir: str | Path, cfg: SF
         "tokens_trained": int(trainer.state.num_input_tokens_seen or 0) or _count_tokens(trainer),
         "seconds": round(seconds, 2), "output": str(out), "lora": to_dict(cfg.lora),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_summary(out, "finetune", summary, {"model": str(out)}, command="finetune sft")
     _plot(history, out / "loss.png")
     log.info("sft: %d steps in %.1fs, valid loss %.3f -> %.3f; model in %s", summary["steps"], seconds,
              valid_start, valid_end, out)

@@ -120,24 +120,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 
 
 def plot_loss(metrics_path: Path, png_path: Path) -> Path:
-    """Train (and validation) loss against step, written with matplotlib's Agg backend."""
-    import matplotlib
+    """Train (and validation) loss against step (`starforge/plots.py` draws it)."""
+    from starforge.plots import plot_metrics_loss
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    records = read_metrics(metrics_path)
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    for split, style in (("train", "-"), ("valid", "o-")):
-        pts = [(r["step"], r["loss"]) for r in records if r.get("split", "train") == split and "loss" in r]
-        if pts:
-            ax.plot(*zip(*pts), style, label=split, markersize=3)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.set_title("pretraining loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png_path)
-    plt.close(fig)
-    return png_path
+    return plot_metrics_loss(read_metrics(metrics_path), png_path)

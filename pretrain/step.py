@@ -46,7 +46,7 @@ def masked_loss(model: torch.nn.Module, batch: np.ndarray, device: torch.device,
 
 
 def seqvcr_loss(model: torch.nn.Module, capture, autocast: contextlib.AbstractContextManager) -> torch.Tensor:
-    """The Seq-VCR term of the forward pass just run (`pretrain.seqvcr`: hook in `capture`)."""
+    """The Seq-VCR term of the forward pass just run (`pretrain/seqvcr_hook.py`: hook in `capture`)."""
     with autocast:
         return model.seqvcr(capture.pop())
 
@@ -56,7 +56,7 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: P
                pad_id: int | None, autocast: contextlib.AbstractContextManager, seqvcr_capture=None) -> float:
     """Forward/backward over `grad_accum` microbatches; returns the mean token loss of the step
     over all data-parallel ranks. Gradients are left in `.grad` for clipping and the update.
-    With `seqvcr_capture` (a `pretrain.seqvcr.LayerCapture`), each microbatch adds the Seq-VCR
+    With `seqvcr_capture` (a `pretrain.seqvcr_hook.LayerCapture`), each microbatch adds the Seq-VCR
     term / grad_accum (averaged, not summed, over microbatches and data-parallel ranks)."""
     from megatron.core import parallel_state
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from pretrain import checkpoint, hf, hf_import, parallel, seqvcr
+from pretrain import checkpoint, hf, hf_import, parallel, seqvcr_hook
 from pretrain.config import TrainConfig, resolve
 from pretrain.data import PretrainDataset
 from pretrain.metrics import MetricsWriter, plot_loss
@@ -59,8 +59,8 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
     model = build_model(cfg.model, cfg.parallel.tensor_parallel, cfg.parallel.pipeline_parallel,
                         cfg.parallel.sequence_parallel, recompute=cfg.recompute, on_gpu=on_gpu,
                         attention=cfg.attention).to(device)
-    capture = (seqvcr.attach(model, cfg.seqvcr, cfg.model.num_layers, cfg.model.hidden_size,
-                             cfg.parallel.sequence_parallel) if cfg.seqvcr is not None else None)
+    capture = (seqvcr_hook.attach(model, cfg.seqvcr, cfg.model.num_layers, cfg.model.hidden_size,
+                                  cfg.parallel.sequence_parallel) if cfg.seqvcr is not None else None)
     optimizer = build_optimizer(model, cfg.optim)
     global_batch = cfg.micro_batch_size * cfg.grad_accum * dp
     seq = cfg.model.seq_length
@@ -177,9 +177,10 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
                "checkpoint": str(ckpt), "metrics": str(metrics.path), "loss_png": str(png) if png else None,
                "stopped_by_sigterm": stop["sigterm"], "wandb_run_id": metrics.wandb_run_id}
     if rank0:
-        import json
+        from starforge.run_dir import write_summary
 
-        (cfg.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_summary(cfg.out_dir, "pretrain", summary, {"checkpoint": str(ckpt), "metrics": str(metrics.path)},
+                      command="pretrain train")
     log.info("pretrain: %d steps, loss %s -> %s, %.0f tokens/s, checkpoint %s", done - start,
              f"{first_loss:.4f}" if first_loss is not None else "-",
              f"{last_loss:.4f}" if last_loss is not None else "-", summary["tokens_per_s"], ckpt)

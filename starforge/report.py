@@ -1,98 +1,76 @@
-"""The demo's `report.md`: funnel, loss curve, pass@k and attribution hits, from the files each
-stage wrote (never from a stage's internals), so it can be regenerated from a finished run.
+"""The demo's `report.md`: funnel, loss curve, pass@k and attribution hits, read only from each
+step's `summary.json` (one schema, `starforge/run_dir.py`'s `write_summary`) and the pictures the
+stages drew, so it can be regenerated from a finished run and knows nothing of a stage's insides.
+
+`SUMMARY_FILES` names, per step, the file holding its summary. Three stages do not write a
+`summary.json` yet and their summary is still their documented hand-off file (docs/formats.md):
+curate's `stats.json`, export's `export_report.json`, eval's metrics file and the index's
+`manifest.json`; each entry lists `summary.json` first, so the switch needs no change here.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from starforge.plots import plot_pass_at_k
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+SUMMARY_FILES: dict[str, tuple[str, ...]] = {
+    "data": ("summary.json", "stats.json"),
+    "hf": ("summary.json", "export_report.json"),
+    "eval": ("summary.json", "metrics.json"),
+    "eval-canonical": ("summary.json", "metrics.json"),
+    "index": ("summary.json", "manifest.json"),
+}
+"""Where a step's summary lives (default: its folder's summary.json)."""
 
 
-def write_report(run_dir: Path, summaries: dict[str, Any]) -> Path:
-    """Render `run_dir/report.md` and its pictures; returns the report path."""
+def read_summary(run_dir: Path, step: str) -> dict[str, Any]:
+    """The summary a step left (an empty dict when it has none, e.g. not run yet)."""
+    for name in SUMMARY_FILES.get(step, ("summary.json",)):
+        path = run_dir / step / name
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+    return {}
+
+
+def write_report(run_dir: Path, steps: Iterable[str]) -> Path:
+    """Render `run_dir/report.md` (and `pass_at_k.png`) from the steps' summaries; returns its path."""
+    s = {step: read_summary(run_dir, step) for step in steps}
+    demo_summary = run_dir / "summary.json"  # the demo's own: each step's command and seconds
+    demo = json.loads(demo_summary.read_text(encoding="utf-8")) if demo_summary.is_file() else {}
     sections = ["# starforge demo report", "",
-                f"Run folder: `{run_dir}`. Every number below is read from the files the stages wrote.", ""]
-    sections += _data_section(run_dir, summaries)
-    sections += _pretrain_section(run_dir, summaries)
-    sections += _eval_section(run_dir, summaries)
-    sections += _attribution_section(run_dir, summaries)
-    sections += _timing_section(summaries)
+                f"Run folder: `{run_dir}`. Every number below is read from the `summary.json` each step wrote; "
+                "every command is in the table at the end, to be run again by hand.", ""]
+    sections += _data_section(run_dir, s)
+    sections += _pretrain_section(run_dir, s)
+    sections += _eval_section(run_dir, s)
+    sections += _attribution_section(s)
+    sections += _steps_section(demo)
     path = run_dir / "report.md"
     path.write_text("\n".join(sections) + "\n", encoding="utf-8")
     return path
 
 
-def plot_funnel(stats: dict[str, Any], path: Path) -> None:
-    """Documents left after each curation step, with the removals by reason annotated."""
-    labels = ["read"] + [s["step"] for s in stats["steps"]]
-    counts = [stats["totals"]["files"]] + [s["kept"] for s in stats["steps"]]
-    fig, ax = plt.subplots(figsize=(8, 0.3 * len(labels) + 1.3))
-    bars = ax.barh(labels[::-1], counts[::-1], color="#4c72b0")
-    for bar, step in zip(bars[::-1][1:], stats["steps"]):
-        why = ", ".join(f"-{n} {r}" for r, n in sorted(step["removed"].items(), key=lambda x: -x[1]) if n)
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {int(bar.get_width())}  {why}",
-                va="center", fontsize=8)
-    bars[-1].axes.text(counts[0], bars[-1].get_y() + bars[-1].get_height() / 2, f" {counts[0]}", va="center",
-                       fontsize=8)
-    ax.set_xlabel("documents")
-    ax.set_title("data funnel")
-    ax.set_xlim(0, max(counts) * 1.9 if counts and max(counts) else 1)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _picture(run_dir: Path, rel: str, alt: str) -> list[str]:
+    return [f"![{alt}]({rel})", ""] if (run_dir / rel).is_file() else [f"_no {rel}_", ""]
 
 
-def plot_loss(metrics_path: Path, path: Path) -> dict[str, float]:
-    """Train (and validation) loss against step from pretrain's metrics.jsonl."""
-    train, valid = [], []
-    for line in metrics_path.read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        if "loss" not in rec:
-            continue
-        (valid if rec.get("split") == "valid" else train).append((rec["step"], rec["loss"]))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if train:
-        ax.plot(*zip(*train), label="train", color="#4c72b0")
-    if valid:
-        ax.plot(*zip(*valid), "o-", label="valid", color="#dd8452")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title("pretraining loss")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    out = {}
-    if train:
-        out.update(first_loss=train[0][1], last_loss=train[-1][1], steps=train[-1][0])
-    if valid:
-        out["last_valid_loss"] = valid[-1][1]
-    return out
-
-
-def _data_section(run_dir: Path, summaries: dict[str, Any]) -> list[str]:
-    stats_path = run_dir / "data" / "stats.json"
-    if not stats_path.is_file():
-        return ["## Data", "", "_no data stats found_", ""]
-    stats = json.loads(stats_path.read_text())
-    plot_funnel(stats, run_dir / "funnel.png")
-    t = stats["totals"]
-    lines = ["## Data: curation funnel", "", "![funnel](funnel.png)", "",
+def _data_section(run_dir: Path, s: Mapping[str, dict[str, Any]]) -> list[str]:
+    data = s.get("data", {})
+    if "totals" not in data:
+        return ["## Data", "", "_no data summary found_", ""]
+    t = data["totals"]
+    lines = ["## Data: curation funnel", "", *_picture(run_dir, "data/funnel.png", "funnel"),
              "| step | in | kept | removed (reason: count) |", "|---|---:|---:|---|"]
-    for s in stats["steps"]:
-        why = ", ".join(f"{r}: {n}" for r, n in s["removed"].items() if n) or "-"
-        lines.append(f"| {s['step']} | {s['docs_in']} | {s['kept']} | {why} |")
+    for step in data["steps"]:
+        why = ", ".join(f"{r}: {n}" for r, n in step["removed"].items() if n) or "-"
+        lines.append(f"| {step['step']} | {step['docs_in']} | {step['kept']} | {why} |")
     lines += ["", f"{t['files']} files ({t['bytes_in'] / 1e6:.1f} MB) read, {t['kept']} kept "
               f"({t['bytes_kept'] / 1e6:.1f} MB). Kept: `data/kept/`, removed with reasons: `data/removed/`.", ""]
-    tok = summaries.get("tokenizer", {})
-    shards = summaries.get("shards", {})
+    tok, shards = s.get("tokenizer", {}), s.get("shards", {})
     if tok:
         lines.append(f"Tokenizer: byte-level BPE, vocabulary {tok.get('vocab_size', '?')}, in `tokenizer/`.")
     if shards:
@@ -101,70 +79,80 @@ def _data_section(run_dir: Path, summaries: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def _pretrain_section(run_dir: Path, summaries: dict[str, Any]) -> list[str]:
-    metrics = run_dir / "pretrain" / "metrics.jsonl"
-    if not metrics.is_file():
-        return ["## Pretraining", "", "_no metrics found_", ""]
-    loss = plot_loss(metrics, run_dir / "loss.png")
-    s = summaries.get("pretrain", {})
-    hf = summaries.get("hf", {})
-    lines = ["## Pretraining (megatron-core, FIM)", "", "![loss](loss.png)", ""]
-    if loss:
-        lines.append(f"Loss {loss['first_loss']:.3f} at the first logged step -> {loss['last_loss']:.3f} at step "
-                     f"{loss['steps']}" + (f"; validation {loss['last_valid_loss']:.3f}." if "last_valid_loss" in loss
-                                           else "."))
-    if s.get("tokens_per_s"):
-        lines.append(f"Throughput {s['tokens_per_s']:.0f} tokens/s on this machine's CPU.")
-    if hf:
-        lines.append(f"Exported to `hf/` as GPTBigCodeForCausalLM; max |logit difference| against megatron-core: "
-                     f"{hf.get('max_abs_diff', float('nan')):.2e} (fp32).")
+def _pretrain_section(run_dir: Path, s: Mapping[str, dict[str, Any]]) -> list[str]:
+    p = s.get("pretrain", {})
+    if not p:
+        return ["## Pretraining", "", "_no pretraining summary found_", ""]
+    lines = ["## Pretraining (megatron-core, FIM)", "", *_picture(run_dir, "pretrain/loss.png", "loss")]
+    if p.get("first_loss") is not None and p.get("final_loss") is not None:
+        lines.append(f"Loss {p['first_loss']:.3f} at the first logged step -> {p['final_loss']:.3f} at step "
+                     f"{p.get('steps', '?')}.")
+    if p.get("tokens_per_s"):
+        lines.append(f"Throughput {p['tokens_per_s']:.0f} tokens/s on this machine's CPU.")
+    hf = s.get("hf", {})
+    if "max_abs_diff" in hf:
+        lines.append(f"Exported to `hf/` as {hf.get('architecture', 'GPTBigCodeForCausalLM')}; max |logit difference| "
+                     f"against megatron-core: {hf['max_abs_diff']:.2e} (fp32).")
     return lines + [""]
 
 
-def _eval_section(run_dir: Path, summaries: dict[str, Any]) -> list[str]:
-    path = run_dir / "eval" / "metrics.json"
-    if not path.is_file():
-        return ["## Evaluation", "", "_no metrics found_", ""]
-    metrics = json.loads(path.read_text())
-    lines = ["## Evaluation (HumanEval, sandboxed)", "", "| task | metric | value |", "|---|---|---:|"]
+def eval_metrics(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """{task: {metric: value}} from an eval summary (its `metrics`, or the harness metrics layout)."""
+    metrics = summary.get("metrics", summary)
+    return {task: values for task, values in metrics.items() if task != "config" and isinstance(values, dict)}
+
+
+def _problems(summary: Mapping[str, Any], task: str) -> int | None:
+    stats = summary.get("stats", {}).get(task, {})
+    return stats.get("problems") or summary.get("config", {}).get("limit")
+
+
+def _eval_section(run_dir: Path, s: Mapping[str, dict[str, Any]]) -> list[str]:
+    summary = s.get("eval", {})
+    metrics = eval_metrics(summary)
+    if not metrics:
+        return ["## Evaluation", "", "_no eval summary found_", ""]
+    plot_pass_at_k(metrics, run_dir / "pass_at_k.png", title="pass@k (HumanEval, sandboxed)")
+    lines = ["## Evaluation (HumanEval, sandboxed)", "", "![pass@k](pass_at_k.png)", "",
+             "| task | metric | value |", "|---|---|---:|"]
     for task, values in metrics.items():
-        if task == "config" or not isinstance(values, dict):
-            continue
-        for name, value in values.items():
-            if isinstance(value, (int, float)):
-                lines.append(f"| {task} | {name} | {value:.4f} |")
-    cfg = metrics.get("config", {})
+        lines += [f"| {task} | {name} | {value:.4f} |" for name, value in values.items()
+                  if isinstance(value, (int, float))]
+    cfg = summary.get("config", {})
     lines += ["", f"{cfg.get('n_samples', '?')} samples per problem, temperature {cfg.get('temperature', '?')}; "
               "generations and metrics in the bigcode-evaluation-harness formats under `eval/`. "
               "A tiny model trained for minutes is expected to score near zero."]
-    s = summaries.get("eval", {})
-    if "canonical_pass" in s:
-        n = s["canonical_problems"]
-        lines.append(f"The same scorer and sandbox on the canonical solutions: {round(s['canonical_pass'] * n)}/{n} "
-                     "passed (`eval/canonical_metrics.json`).")
+    canonical = s.get("eval-canonical", {})
+    passed = eval_metrics(canonical).get("humaneval", {}).get("pass@1")
+    if passed is not None:
+        n = _problems(canonical, "humaneval")
+        shown = f"{round(passed * n)}/{n}" if n else f"pass@1 {passed:.3f}"
+        lines.append(f"The same scorer and sandbox on the canonical solutions: {shown} passed "
+                     "(`eval-canonical/metrics.json`).")
     return lines + [""]
 
 
-def _attribution_section(run_dir: Path, summaries: dict[str, Any]) -> list[str]:
-    path = run_dir / "attribution" / "hits.json"
-    if not path.is_file():
-        return ["## Attribution", "", "_no attribution output found_", ""]
-    hits = json.loads(path.read_text())
-    s = summaries.get("attribution", {})
+def _attribution_section(s: Mapping[str, dict[str, Any]]) -> list[str]:
+    a = s.get("attribution", {})
+    if "generations_checked" not in a:
+        return ["## Attribution", "", "_no attribution summary found_", ""]
     lines = ["## Attribution", "",
-             f"{s.get('generations_checked', '?')} generations checked against the index of the kept training "
-             f"files; {len(hits)} overlap a training file verbatim.", ""]
-    if hits:
+             f"{a['generations_checked']} generations checked against the index of the kept training files "
+             f"(`index/`); {a['generations_with_hits']} overlap a training file verbatim (`attribution/hits.json`).",
+             ""]
+    if a.get("top_hits"):
         lines += ["| problem | sample | membership | repository | training file | lines | licence | match bytes |",
                   "|---:|---:|---:|---|---|---|---|---:|"]
-        for hit in sorted(hits, key=lambda h: -h["exact"][0]["length"])[:15]:
+        for hit in a["top_hits"]:
             top = hit["exact"][0]
-            lines.append(f"| {hit['problem']} | {hit['sample']} | {hit['membership']:.2f} | {top['repo']} | `{top['path']}` | "
-                         f"{top['start_line']}-{top['end_line']} | {top['licence']} | {top['length']} |")
+            lines.append(f"| {hit['problem']} | {hit['sample']} | {hit['membership']:.2f} | {top['repo']} | "
+                         f"`{top['path']}` | {top['start_line']}-{top['end_line']} | {top['licence']} | "
+                         f"{top['length']} |")
     return lines + [""]
 
 
-def _timing_section(summaries: dict[str, Any]) -> list[str]:
-    rows = [f"| {name} | {s.get('_seconds', 0):.1f} |" for name, s in summaries.items()]
-    total = sum(s.get("_seconds", 0) for s in summaries.values())
-    return ["## Time per step", "", "| step | seconds |", "|---|---:|", *rows, f"| total | {total:.1f} |", ""]
+def _steps_section(demo: Mapping[str, Any]) -> list[str]:
+    steps = demo.get("steps", [])
+    rows = [f"| {st['step']} | `{st['command']}` | {st['seconds']:.1f} |" for st in steps]
+    return ["## The recipe: commands and time per step", "", "| step | command | seconds |", "|---|---|---:|",
+            *rows, f"| total | | {demo.get('seconds', 0):.1f} |", ""]

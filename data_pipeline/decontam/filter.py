@@ -8,15 +8,26 @@ each (benchmark, item, field) found, and stats count files per benchmark (`conta
 
 from __future__ import annotations
 
+from typing import Any
+
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
-from starforge.decontam import Snippet, SnippetMatcher
+from data_pipeline.filters.registry import register_filter
+from starforge.decontam import Snippet, SnippetMatcher, load_snippets
 
 
+@register_filter(30, stage="dedup_filter")
 class DecontaminationFilter(CountingFilter):
     name = "decontamination"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        dc = cfg.decontamination
+        if dc is None:
+            return None
+        return cls(load_snippets(dc.humaneval, dc.files, dc.fields), dc.min_chars, exclusion_writer=exclusion_writer)
 
     def __init__(self, snippets: list[Snippet], min_chars: int = 50, exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer)

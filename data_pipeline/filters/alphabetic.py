@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
+from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
+from data_pipeline.filters.registry import register_filter
 
 _ALPHA_RUNS = re.compile(r"[^\W\d_]+")  # runs of Unicode letters, as str.isalpha
 _NOT_ALPHA_ASCII = bytes(c for c in range(128) if not chr(c).isalpha())
@@ -19,12 +21,18 @@ def alphabetic_chars(text: str) -> int:
     return sum(map(len, _ALPHA_RUNS.findall(text)))
 
 
+@register_filter(120)
 class AlphabeticFilter(CountingFilter):
     """StarCoder's alpha filter (arXiv 2305.06161 section 3.3): files with under 25% alphabetic
     characters are dropped. Thresholds are per extension (`".s": 0.1`), `"*"` for the rest; an
     extension mapped to None is not checked (StarCoder exempted assembly dialects)."""
 
     name = "alphabetic"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        q = cfg.quality
+        return cls(q.min_alphabetic_fraction, exclusion_writer=exclusion_writer) if q.min_alphabetic_fraction else None
 
     def __init__(self, min_fraction: dict[str, float | None] | None = None,
                  exclusion_writer: DiskWriter | None = None):

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+from typing import Any
+
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
+from data_pipeline.filters.registry import register_filter
 
 
+@register_filter(30)
 class BinaryFilter(CountingFilter):
     """A NUL byte in the first `probe_bytes` marks a binary file, the heuristic of git
     (`buffer_is_binary`, first 8000 bytes) and GitHub linguist."""
 
     name = "binary"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        return cls(cfg.binary_probe_bytes, exclusion_writer=exclusion_writer)
 
     def __init__(self, probe_bytes: int = 8192, exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer)

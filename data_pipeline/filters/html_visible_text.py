@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
+from data_pipeline.filters.registry import register_filter
 
 _INVISIBLE = frozenset({"script", "style", "head", "title", "meta", "noscript", "template", "svg"})
 
@@ -38,12 +40,20 @@ def visible_chars(html: str) -> int:
     return parser.chars
 
 
+@register_filter(140)
 class HtmlVisibleTextFilter(CountingFilter):
     """StarCoder's HTML filter (section 3.3): keep HTML files whose visible text is at least 20%
     of the file and at least 100 characters; others are boilerplate, templates or data. Only
     files of language HTML are checked."""
 
     name = "html_visible_text"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        q = cfg.quality
+        if q.html_min_visible_fraction is None:
+            return None
+        return cls(q.html_min_visible_fraction, q.html_min_visible_chars, exclusion_writer=exclusion_writer)
 
     def __init__(self, min_fraction: float = 0.2, min_chars: int = 100, exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer)

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
+from data_pipeline.filters.registry import register_filter
 from data_pipeline.readers.licences import PERMISSIVE, UNKNOWN, is_permissive
 
 
+@register_filter(70)
 class LicenceFilter(CountingFilter):
     """Permissive licences only, as The Stack (arXiv 2211.15533 section 3.1). `metadata.licence`
     is an SPDX expression (from the input's metadata, or the repository's LICENSE/COPYING file),
@@ -17,6 +20,10 @@ class LicenceFilter(CountingFilter):
     `allow_unknown` says so; any other is `non_permissive_licence`."""
 
     name = "licence"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        return cls(cfg.permissive_licences, cfg.allow_unknown_licence, exclusion_writer=exclusion_writer)
 
     def __init__(self, permissive: Iterable[str] | None = None, allow_unknown: bool = False,
                  exclusion_writer: DiskWriter | None = None):

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+from typing import Any
+
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
+from data_pipeline.filters.registry import register_filter
 
 
+@register_filter(10)
 class UnreadableFilter(CountingFilter):
     """Files the reader could not open (permissions, broken or folder symlinks, sockets): their
     `read_error` says why."""
 
     name = "unreadable"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        return cls(exclusion_writer=exclusion_writer)
 
     def __init__(self, exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
+from data_pipeline.filters.registry import register_filter
 
 
+@register_filter(40)
 class Utf8Filter(CountingFilter):
     """Keeps files that decode as strict UTF-8 and sets their text; the raw bytes are released.
 
@@ -14,6 +18,10 @@ class Utf8Filter(CountingFilter):
     round-trips to the exact bytes."""
 
     name = "invalid_utf8"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        return cls(exclusion_writer=exclusion_writer)
 
     def __init__(self, exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer)

@@ -23,12 +23,15 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import count_dropped, count_in
+from data_pipeline.filters.registry import register_filter
+from starforge.errors import ConfigError
 
 NOTEBOOK = "Jupyter Notebook"
 SCRIPT = "Jupyter Script"
@@ -49,7 +52,7 @@ class JupyterConfig:
     def __post_init__(self):
         bad = [f for f in self.formats if f not in ("script", "structured")]
         if bad or not self.formats:
-            raise ValueError(f"jupyter.formats must be a non-empty subset of ['script', 'structured'], got {self.formats}")
+            raise ConfigError(f"jupyter.formats must be a non-empty subset of ['script', 'structured'], got {self.formats}")
 
 
 def _source(cell: dict) -> str:
@@ -116,6 +119,7 @@ def to_structured(cells: list[dict], max_output_chars: int = 1000) -> tuple[str,
     return "".join(text), segments
 
 
+@register_filter(80)
 class JupyterConverter(PipelineStep):
     """Turns each `Jupyter Notebook` document into its script and/or structured forms; other
     documents pass unchanged. Counts like a filter (total, forwarded, dropped_invalid_notebook,
@@ -123,6 +127,16 @@ class JupyterConverter(PipelineStep):
 
     name = "jupyter"
     type = "✂️ - FORMAT"
+
+    @classmethod
+    def from_config(cls, cfg: Any, exclusion_writer: DiskWriter | None):
+        if cfg.jupyter is None:
+            return None
+        from data_pipeline.token_count import TokenCount
+
+        converter = cls(cfg.jupyter, exclusion_writer=exclusion_writer)
+        # the converted forms get their own token counts
+        return [converter, TokenCount(cfg.count_tokens)] if cfg.count_tokens else converter
 
     def __init__(self, config: JupyterConfig | None = None, exclusion_writer: DiskWriter | None = None):
         super().__init__()

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pretrain.pause import PAUSE_TOKEN, pause_token_id, with_pauses
 from starforge.errors import ConfigError
+from starforge.modeling.pause import PAUSE_TOKEN, pause_token_id, with_pauses
 
 EOS = "<|endoftext|>"
 VOCAB = ["<pad>", EOS, PAUSE_TOKEN, "*", "=", *"0123456789"]

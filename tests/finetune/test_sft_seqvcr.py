@@ -3,9 +3,9 @@
 import pytest
 
 from finetune.sft import SFTConfig, load_model_and_tokenizer, make_trainer, read_sft_records, sft
-from pretrain.pause import PAUSE_TOKEN
-from pretrain.seqvcr import SeqVcrConfig
 from starforge.errors import ConfigError
+from starforge.modeling.pause import PAUSE_TOKEN
+from starforge.modeling.seqvcr import SeqVcrConfig
 
 
 def _losses(out_dir):
@@ -82,7 +82,7 @@ def test_num_pause_without_pause_token_is_one_line_error(tiny_model, problem_fil
 def test_seqvcr_statistics_leave_right_padding_out(tiny_model, problem_files, tmp_path):
     """A padded batch through the trainer's loss: the regulariser gets the batch's attention mask,
     and its terms are those of the real tokens only."""
-    from pretrain.seqvcr import seqvcr_terms
+    from starforge.modeling.seqvcr import seqvcr_terms
 
     model, tok = load_model_and_tokenizer(tiny_model)
     pairs = read_sft_records(problem_files["train"], tok.eos_token)[:8]

@@ -1,9 +1,9 @@
-"""Pause tokens and the n x m multiplication task of the Seq-VCR bench."""
+"""The n x m multiplication task of the Seq-VCR bench (pause tokens themselves:
+tests/starforge/modeling/test_pause.py)."""
 
 import numpy as np
 import pytest
 
-from pretrain.pause import PAUSE_TOKEN, pause_token_id, prompt_with_pauses, with_pauses
 from pretrain.tasks.multiplication import (
     MultiplicationTask,
     format_example,
@@ -11,33 +11,6 @@ from pretrain.tasks.multiplication import (
     parse_answer,
 )
 from starforge.errors import ConfigError
-
-
-def test_pauses_sit_between_question_and_answer_and_are_not_targets():
-    ids, mask = with_pauses([5, 6, 7], [8, 9], num_pause=2, pause_id=2)
-    assert ids == [5, 6, 7, 2, 2, 8, 9]
-    assert mask == [False, False, False, False, False, True, True]
-
-
-def test_inference_prompt_keeps_the_pauses():
-    assert prompt_with_pauses([5, 6], num_pause=3, pause_id=2) == [5, 6, 2, 2, 2]
-    assert prompt_with_pauses([5, 6], num_pause=0, pause_id=None) == [5, 6]
-
-
-def test_tokenizer_without_pause_is_one_line_error_naming_the_key():
-    with pytest.raises(ConfigError, match=r"num_pause > 0 but the tokenizer has no '<pause>' token") as info:
-        pause_token_id(multiplication_tokenizer(pause=False))
-    assert "\n" not in str(info.value)
-
-
-def test_hugging_face_tokenizer_without_pause_is_refused_not_mapped_to_unk(corpus):
-    from transformers import AutoTokenizer
-
-    hf = AutoTokenizer.from_pretrained(str(corpus["tokenizer"]))
-    with pytest.raises(ConfigError, match="finetune.num_pause > 0"):
-        pause_token_id(hf, key="finetune.num_pause")
-    hf.add_special_tokens({"additional_special_tokens": [PAUSE_TOKEN]})
-    assert hf.convert_ids_to_tokens(pause_token_id(hf)) == PAUSE_TOKEN
 
 
 def test_task_needs_pause_token_only_when_pausing():

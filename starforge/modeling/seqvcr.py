@@ -1,5 +1,7 @@
 """Seq-VCR (Sequential Variance-Covariance Regularization, Arefin et al., arXiv 2411.02344,
-ICLR 2025) and the representation-collapse metric; shared by `pretrain` and `finetune`.
+ICLR 2025) and the representation-collapse metric; shared by `pretrain` and `finetune`
+(each trainer hooks its own model's layer: `pretrain/seqvcr_hook.py` for megatron-core,
+`finetune`'s trainer subclass for Hugging Face models).
 
 The regulariser (paper, section 3, eq. 3; VICReg's variance and covariance terms, arXiv
 2105.04906, applied per sequence position): take the hidden states X [b, s, h] of one layer,
@@ -15,8 +17,8 @@ hidden output (section 3.4); lambda_var 1.0 and lambda_cov 0.004 for multiplicat
 as a public re-implementation states them for the paper (the ICLR reviews note that the
 paper's v1 did not report the lambdas; we could not read its appendix to confirm them).
 
-Tensor parallelism: megatron-core's layer outputs are full width on every tensor-parallel rank
-(the row-parallel output projection all-reduces), so the statistics already see the whole hidden
+Tensor parallelism (`pretrain/seqvcr_hook.py`): megatron-core's layer outputs are full width on
+every tensor-parallel rank (the row-parallel output projection all-reduces), so the statistics already see the whole hidden
 dimension; under sequence parallelism they are split along the sequence and `megatron_hidden`
 gathers them (differentiably). The projection is a plain replicated parameter: every TP rank
 initialises it from the same seed and computes the same loss, so its gradients agree, and
@@ -152,52 +154,3 @@ def spectrum_entropy(hidden: torch.Tensor, mask: torch.Tensor | None = None) -> 
 
 def effective_rank(entropy: float) -> float:
     return math.exp(entropy)
-
-
-# --- megatron-core glue ---------------------------------------------------------------------
-
-def megatron_hidden(layer_output: torch.Tensor, sequence_parallel: bool = False) -> torch.Tensor:
-    """A megatron-core layer output [s(/tp), b, h] as [b, s, h] with the whole sequence: under
-    sequence parallelism each TP rank holds a slice of the sequence, gathered here."""
-    from megatron.core import parallel_state
-
-    if (sequence_parallel and parallel_state.model_parallel_is_initialized()
-            and parallel_state.get_tensor_model_parallel_world_size() > 1):
-        from megatron.core.tensor_parallel.mappings import gather_from_sequence_parallel_region
-
-        layer_output = gather_from_sequence_parallel_region(layer_output)
-    return layer_output.transpose(0, 1)
-
-
-class LayerCapture:
-    """A forward hook on one megatron-core `TransformerLayer` keeping its output hidden states
-    [b, s, h] for the loss (with autograd) and the collapse metric. Removed by `remove()`."""
-
-    def __init__(self, model: torch.nn.Module, layer: int, sequence_parallel: bool = False):
-        self.hidden: torch.Tensor | None = None
-        self.sequence_parallel = sequence_parallel
-        module = model.decoder.layers[layer - 1]
-        self.handle = module.register_forward_hook(self._hook)
-
-    def _hook(self, module: torch.nn.Module, args: tuple, output) -> None:
-        out = output[0] if isinstance(output, (tuple, list)) else output  # (hidden, context)
-        self.hidden = megatron_hidden(out, self.sequence_parallel)
-
-    def pop(self) -> torch.Tensor:
-        hidden, self.hidden = self.hidden, None
-        if hidden is None:
-            raise RuntimeError("Seq-VCR: the hooked layer did not run in this forward pass")
-        return hidden
-
-    def remove(self) -> None:
-        self.handle.remove()
-
-
-def attach(model: torch.nn.Module, cfg: SeqVcrConfig, num_layers: int, hidden_size: int,
-           sequence_parallel: bool = False) -> LayerCapture:
-    """Register the regulariser as `model.seqvcr` (so the optimizer, data-parallel averaging,
-    gradient clipping and checkpoints see its projection) and hook the chosen layer."""
-    layer = cfg.layer_index(num_layers)
-    ref = next(model.parameters())
-    model.seqvcr = SeqVcrRegularizer(cfg, hidden_size).to(device=ref.device, dtype=ref.dtype)
-    return LayerCapture(model, layer, sequence_parallel)
