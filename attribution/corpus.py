@@ -14,6 +14,7 @@ and a new shard never rebuilds the others:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ class Shard:
 def find_shards(path: Path, cfg: SourceConfig) -> list[Shard]:
     """The shards under `path`, in a stable order."""
     path = Path(path)
+    _utf8_name(path)
     if not path.exists():
         raise AttributionError(f"{path}: input not found; pass the output folder of `starforge data` "
                                "(with kept/) or a folder of source repositories")
@@ -60,6 +62,8 @@ def find_shards(path: Path, cfg: SourceConfig) -> list[Shard]:
     kept_dir = path / "kept" if (path / "kept").is_dir() else path
     kept = sorted(p for p in kept_dir.iterdir() if p.is_file() and p.name.endswith(KEPT_SUFFIXES))
     if kept:
+        for p in kept:
+            _utf8_name(p)
         names = [_shard_name(p) for p in kept]
         if len(set(names)) != len(names):
             raise AttributionError(f"{kept_dir}: both NAME.jsonl and NAME.jsonl.gz present; keep one of each shard")
@@ -87,8 +91,27 @@ def read_folder(root: Path, cfg: SourceConfig) -> Iterator[KeptFile]:
             continue
         rel = path.relative_to(root)
         in_repo = rel.relative_to(repo) if len(rel.parts) > 1 else rel
-        yield KeptFile(text=text, id=rel.as_posix(), repo=repo, path=in_repo.as_posix(),
-                       licence=licences[repo], lang=path.suffix.lstrip("."))
+        yield KeptFile(text=text, id=display_name(rel.as_posix()), repo=display_name(repo),
+                       path=display_name(in_repo.as_posix()), licence=licences[repo], lang=path.suffix.lstrip("."))
+
+
+def _utf8_name(path: Path) -> None:
+    """Shard and input names go into the manifest, logs and task names as text: refuse one that
+    is not UTF-8 in one line (file names inside a plain folder are escaped, display_name)."""
+    if display_name(str(path)) != str(path):
+        raise AttributionError(f"{display_name(str(path))}: the file name is not UTF-8; rename it "
+                               "(e.g. with `convmv -f latin1 -t utf8`) and index again")
+
+
+def display_name(name: str) -> str:
+    """A file name as UTF-8 text: the bytes of a name that is not UTF-8 (Python holds them as
+    lone surrogates, which no UTF-8 file or JSON reply can carry) become `\\xNN` escapes, so
+    the file is still indexed and its name shown, e.g. `caf\\xe9.py` for Latin-1 `café.py`."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", errors="backslashreplace")
 
 
 def _walk(root: Path, cfg: SourceConfig) -> Iterator[tuple[str, Path]]:
