@@ -7,12 +7,14 @@ and a new shard never rebuilds the others:
 - kept output: `DIR/kept/*.jsonl.gz` (or `.jsonl`), or that kept folder itself; one shard per file.
 - a plain folder: each immediate sub-folder is a repository (files at the top level belong to a
   repository named after the folder); `path` is relative to the repository, `id` to the
-  folder; one shard for the whole folder. Licences come from a
-  LICENSE/COPYING file at the repository root, recognised by a few phrases, else "unknown".
+  folder; one shard for the whole folder. Licences come from the project's one detector
+  (starforge/formats/licences.py: licence files at the repository root, then manifests), the
+  same the data chain labels kept files with, else "unknown".
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,22 +22,9 @@ from pathlib import Path
 from attribution.config import SourceConfig
 from starforge.errors import AttributionError
 from starforge.files import walk_files
+from starforge.formats.licences import licence_of_repository
 from starforge.formats.records import SUFFIXES as KEPT_SUFFIXES
 from starforge.formats.records import KeptFile, read_kept
-
-LICENCE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "COPYING", "COPYING.txt", "LICENSE.rst")
-# First phrase found wins; order matters (LGPL before GPL, the PSF text quotes no other licence).
-LICENCE_PHRASES = (
-    ("GNU LESSER GENERAL PUBLIC LICENSE", "LGPL"),
-    ("GNU AFFERO GENERAL PUBLIC LICENSE", "AGPL-3.0"),
-    ("GNU GENERAL PUBLIC LICENSE", "GPL"),
-    ("Apache License", "Apache-2.0"),
-    ("Mozilla Public License", "MPL-2.0"),
-    ("PYTHON SOFTWARE FOUNDATION LICENSE", "PSF-2.0"),
-    ("Permission is hereby granted, free of charge", "MIT"),
-    ("Redistribution and use in source and binary forms", "BSD"),
-    ("This is free and unencumbered software released into the public domain", "Unlicense"),
-)
 
 
 @dataclass
@@ -62,6 +51,7 @@ class Shard:
 def find_shards(path: Path, cfg: SourceConfig) -> list[Shard]:
     """The shards under `path`, in a stable order."""
     path = Path(path)
+    _utf8_name(path)
     if not path.exists():
         raise AttributionError(f"{path}: input not found; pass the output folder of `starforge data` "
                                "(with kept/) or a folder of source repositories")
@@ -72,6 +62,8 @@ def find_shards(path: Path, cfg: SourceConfig) -> list[Shard]:
     kept_dir = path / "kept" if (path / "kept").is_dir() else path
     kept = sorted(p for p in kept_dir.iterdir() if p.is_file() and p.name.endswith(KEPT_SUFFIXES))
     if kept:
+        for p in kept:
+            _utf8_name(p)
         names = [_shard_name(p) for p in kept]
         if len(set(names)) != len(names):
             raise AttributionError(f"{kept_dir}: both NAME.jsonl and NAME.jsonl.gz present; keep one of each shard")
@@ -99,8 +91,27 @@ def read_folder(root: Path, cfg: SourceConfig) -> Iterator[KeptFile]:
             continue
         rel = path.relative_to(root)
         in_repo = rel.relative_to(repo) if len(rel.parts) > 1 else rel
-        yield KeptFile(text=text, id=rel.as_posix(), repo=repo, path=in_repo.as_posix(),
-                       licence=licences[repo], lang=path.suffix.lstrip("."))
+        yield KeptFile(text=text, id=display_name(rel.as_posix()), repo=display_name(repo),
+                       path=display_name(in_repo.as_posix()), licence=licences[repo], lang=path.suffix.lstrip("."))
+
+
+def _utf8_name(path: Path) -> None:
+    """Shard and input names go into the manifest, logs and task names as text: refuse one that
+    is not UTF-8 in one line (file names inside a plain folder are escaped, display_name)."""
+    if display_name(str(path)) != str(path):
+        raise AttributionError(f"{display_name(str(path))}: the file name is not UTF-8; rename it "
+                               "(e.g. with `convmv -f latin1 -t utf8`) and index again")
+
+
+def display_name(name: str) -> str:
+    """A file name as UTF-8 text: the bytes of a name that is not UTF-8 (Python holds them as
+    lone surrogates, which no UTF-8 file or JSON reply can carry) become `\\xNN` escapes, so
+    the file is still indexed and its name shown, e.g. `caf\\xe9.py` for Latin-1 `café.py`."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", errors="backslashreplace")
 
 
 def _walk(root: Path, cfg: SourceConfig) -> Iterator[tuple[str, Path]]:
@@ -115,16 +126,8 @@ def _walk(root: Path, cfg: SourceConfig) -> Iterator[tuple[str, Path]]:
 
 
 def detect_licence(repo_dir: Path) -> str:
-    """A licence name from the repository's LICENSE file, or "unknown"."""
-    for name in LICENCE_FILES:
-        path = repo_dir / name
-        if path.is_file():
-            head = path.read_text(encoding="utf-8", errors="replace")[:4000]
-            for phrase, licence in LICENCE_PHRASES:
-                if phrase.lower() in head.lower():
-                    return licence
-            return "unknown"
-    return "unknown"
+    """The repository's SPDX expression by starforge/formats/licences.py, or "unknown"."""
+    return licence_of_repository(repo_dir).spdx
 
 
 def _shard_name(path: Path) -> str:

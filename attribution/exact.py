@@ -6,37 +6,42 @@ UTF-8 never uses, so no match crosses two files), in infini-gram's own layout:
     tokenized.0   b"\\xff" + file bytes, for every file
     offset.0      uint64 offset of each file's separator in tokenized.0
     table.0       the suffix array, built by infini-gram's bundled indexer (`build_sa`)
-    lines.npy     absolute offset of every line start, all files in order
+    lines.npy     absolute offset of every line start, all files in order (uint32 below 4 GiB)
     doc_lines.npy index into lines.npy of each file's first line
 
 so a match offset maps to a file by bisecting offset.0 and to a 1-based line by bisecting that
 file's own slice of lines.npy (attribution.tables). For a snippet we report its maximal matching
 spans as OLMoTrace does (spans that occur verbatim and cannot be extended either way), found
-with O(log n) `find` calls per span: one find of the whole snippet (a verbatim copy, the common
-case, ends there), else probe windows of min_len/2 bytes at that stride (every span of min_len
-bytes contains one), grow a hit left by bisection and right by galloping. Each find is a binary
-search of the suffix array, O(log n) steps of at most len(query) byte comparisons, so a query's
-cost is set by the snippet and the places it lists, not by the corpus; a span seen thousands of
-times lists a bounded sample of its places with the exact count. The engine's own `attribute`
-and `creativity` start a thread per snippet offset (~70 ms for 300 bytes even on a 48 KB index),
-and `attribute` drops any span seen more than `max_cnt` times (a common licence header)
-outright. Where the time went before, and why: docs/attribution.md, "Profile".
+with O(log n) lookups per span (attribution.spans): one of the whole snippet (a verbatim copy,
+the common case, ends there), else probes grown by bisection and galloping. Each lookup is a
+binary search of the suffix array (attribution.tables), O(log n) steps of at most len(query)
+byte comparisons, so a query's cost is set by the snippet and the places it lists, not by the
+corpus; a span seen thousands of times lists a bounded sample of its places with the exact
+count. Only the shards whose anchor filter may hold a span are searched (attribution.route),
+and their spans merged. The engine's own
+`attribute` and `creativity` start a thread per snippet offset (~70 ms for 300 bytes even on a
+48 KB index), and `attribute` drops any span seen more than `max_cnt` times (a common licence
+header) outright. Where the time went before, and why: docs/attribution.md, "Profile".
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from attribution.config import ExactConfig
+from attribution.route import Router
+from attribution.spans import maximal_spans
 from attribution.tables import DOC_SEP, ShardTables
 from starforge.errors import AttributionError
 
@@ -78,7 +83,9 @@ class ExactWriter:
     def finish(self) -> dict[str, float]:
         self._data.close()
         np.array(self._offsets, dtype=np.uint64).tofile(self.dir / "offset.0")
-        np.save(self.dir / "lines.npy", np.concatenate(self._lines) if self._lines else np.zeros(0, np.uint64))
+        # 4 bytes a line start below 4 GiB a shard (a tenth of a byte per corpus byte saved).
+        dtype = np.uint32 if self._pos < 2 ** 32 else np.uint64
+        np.save(self.dir / "lines.npy", np.concatenate(self._lines).astype(dtype) if self._lines else np.zeros(0, dtype))
         np.save(self.dir / "doc_lines.npy", np.array(self._doc_lines, dtype=np.uint64))
         t0 = time.perf_counter()
         build_suffix_array(self.dir, self.cfg)
@@ -121,12 +128,15 @@ class Location:
 
 
 class ExactMatcher:
-    """Maximal matching spans of a snippet over all shards at once: one engine whose every find
-    runs a thread per shard in C++ and merges their rank ranges (FindResult.segment_by_shard)."""
+    """Maximal matching spans of a snippet over all shards. A query asks only the shards whose
+    anchor filter may hold a span (attribution.route), each on its own, and merges their spans.
+    Lookups bisect each shard's memory-mapped suffix array in the calling thread
+    (`exact.lookup=bisect`, ShardTables.find); `engine` uses infini-gram's C++ `find` instead,
+    which releases the GIL, so candidate shards are searched on up to `exact.fanout_workers`
+    threads, but starts an OS thread per lookup (its multi-shard engine one per shard: what made
+    11 shards 17x slower than one)."""
 
     def __init__(self, shard_dirs: Iterable[Path], cfg: ExactConfig):
-        from infini_gram.engine import InfiniGramEngine
-
         self.shard_dirs = [Path(d) for d in shard_dirs]
         self.cfg = cfg
         for d in self.shard_dirs:
@@ -134,87 +144,101 @@ class ExactMatcher:
             if missing:
                 raise AttributionError(f"{d}: missing {', '.join(missing)}; rebuild with `starforge attribution index`")
         self.tables = [ShardTables(d, cfg.preload) for d in self.shard_dirs]
-        depth = cfg.prefetch_depth
-        self.engine = InfiniGramEngine(index_dir=[str(d) for d in self.shard_dirs], **ENGINE_KW,
-                                       ds_prefetch_depth=min(depth, 1), sa_prefetch_depth=depth) if self.shard_dirs else None
+        self._finders = [t.find for t in self.tables] if cfg.lookup == "bisect" else self._engine_finders(cfg)
+        self.router = Router(self.shard_dirs, cfg.min_len)
+        # Threads only pay where lookups release the GIL (the engine's); bisect holds it.
+        self._workers = min(cfg.fanout_workers, len(self.shard_dirs)) if cfg.lookup == "engine" else 1
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         self.finds = 0  # suffix-array lookups so far (the profile in docs/attribution.md counts them)
+        self.shards_asked = 0  # shards a query searched, summed over queries
 
-    def _find(self, ids: list[int]):
-        # The C++ engine directly: the Python wrapper re-checks every id, O(len) per call, and
-        # bytes are always valid u8 ids.
-        self.finds += 1
-        return self.engine.engine.find(input_ids=ids)  # type: ignore[union-attr]
+    def _engine_finders(self, cfg: ExactConfig) -> list[Callable[[bytes], tuple[int, int]]]:
+        from infini_gram.engine import InfiniGramEngine
 
-    def _occurs(self, data: bytes, start: int, end: int) -> bool:
-        return self._find(list(data[start:end])).cnt > 0
+        depth = cfg.prefetch_depth
+        finders = []
+        for d in self.shard_dirs:
+            # The C++ engine directly: the Python wrapper re-checks every id, O(len) per call.
+            engine = InfiniGramEngine(index_dir=[str(d)], **ENGINE_KW, ds_prefetch_depth=min(depth, 1),
+                                      sa_prefetch_depth=depth).engine
+
+            def find(pattern: bytes, engine=engine) -> tuple[int, int]:
+                res = engine.find(input_ids=list(pattern))
+                return tuple(res.segment_by_shard[0]) if res.cnt else (0, 0)
+            finders.append(find)
+        return finders
+
+    def count(self, data: bytes) -> int:
+        """Occurrences of `data` in all shards (no routing: any length)."""
+        self.finds += len(self._finders)
+        return sum(hi - lo for lo, hi in (f(data) for f in self._finders))
 
     def spans(self, data: bytes) -> list[Span]:
         """Maximal spans of `data` of at least min_len bytes, longest first."""
-        n, min_len = len(data), self.cfg.min_len
-        if self.engine is None or n < min_len:
+        if not self._finders or len(data) < self.cfg.min_len:
             return []
-        whole = self._find(list(data))
-        if whole.cnt > 0:  # a verbatim copy, the common case: one find instead of ~n/h probes and bisections
-            return [Span(0, n, whole.cnt, [tuple(seg) for seg in whole.segment_by_shard])]
-        h = max(1, min_len // 2)
-        found: list[tuple[int, int]] = []
-        a, b = -1, -1  # last maximal span found
-        last_probe = n - h
-        for p in range(0, last_probe + 1, h):
-            if len(found) >= self.cfg.max_spans:
-                log.debug("snippet has over %d maximal spans; reporting those found", self.cfg.max_spans)
-                break
-            if b < p + h:
-                if not self._occurs(data, p, p + h):
-                    continue
-                a = self._leftmost(data, max(a, p - h), p, p + h)
-                b = self._gallop(data, a, p + h)
-                found.append((a, b))
-            # Other maximal spans covering this probe start after a and end after b. Any such
-            # span also covers every later probe inside [a, b), so only the last one looks:
-            # checking each probe made a long verbatim snippet quadratic (43 s for 1 MB).
-            while (b < n and len(found) < self.cfg.max_spans and not (p + h <= last_probe and b >= p + 2 * h)
-                   and self._occurs(data, p, b + 1)):
-                a = self._leftmost(data, a, p, b + 1)
-                b = self._gallop(data, a, b + 1)
-                found.append((a, b))
-        spans = []
-        for s, e in found:
-            if e - s >= min_len:
-                res = self._find(list(data[s:e]))
-                spans.append(Span(s, e, res.cnt, [tuple(seg) for seg in res.segment_by_shard]))
-        spans.sort(key=lambda sp: (-(sp.end - sp.start), sp.start))
-        return spans
+        probes = self.router.probes(data)
+        self.shards_asked += len(probes)
+        # A verbatim copy, the common case: one find a candidate shard, and no span of another
+        # shard can be longer, so no probes anywhere.
+        whole = {s: self._finders[s](data) for s in probes}
+        self.finds += len(whole)
+        if any(hi > lo for lo, hi in whole.values()):
+            segments = [(0, 0)] * len(self._finders)
+            for s, seg in whole.items():
+                segments[s] = seg
+            return [Span(0, len(data), sum(hi - lo for lo, hi in whole.values()), segments)]
+        shards = list(probes)
+        if self._workers > 1 and len(shards) > 1:
+            results = list(self._fanout_pool().map(lambda s: self._shard_spans(s, data, probes[s]), shards))
+        else:
+            results = [self._shard_spans(s, data, probes[s]) for s in shards]
+        self.finds += sum(finds for finds, _ in results)
+        per_shard = [found for _, found in results]
+        # A span maximal over the union is maximal in every shard holding it, and a shard's
+        # maximal span inside a longer one of another shard is not maximal over the union.
+        merged: dict[tuple[int, int], Span] = {}
+        for shard, found in zip(shards, per_shard):
+            for s, e, cnt, seg in found:
+                span = merged.setdefault((s, e), Span(s, e, 0, [(0, 0)] * len(self._finders)))
+                span.count += cnt
+                span.segments[shard] = seg
+        spans = sorted(merged.values(), key=lambda sp: (-(sp.end - sp.start), sp.start))
+        kept: list[Span] = []
+        for sp in spans:  # longest first: only an earlier (longer) span can contain a later one
+            if not any(k.start <= sp.start and sp.end <= k.end for k in kept):
+                kept.append(sp)
+        return kept[:self.cfg.max_spans]
 
-    def _leftmost(self, data: bytes, lo: int, hi: int, end: int) -> int:
-        """Smallest x in (lo, hi] with data[x:end] in training; data[hi:end] is known to occur."""
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if self._occurs(data, mid, end):
-                hi = mid
-            else:
-                lo = mid
-        return hi
+    def _fanout_pool(self) -> ThreadPoolExecutor:
+        """The thread pool, made in this process: `serve` forks after opening the index, and a
+        child inherits a pool whose threads do not exist there."""
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="exact-fanout")
+            self._pool_pid = os.getpid()
+        return self._pool
 
-    def _gallop(self, data: bytes, start: int, end: int) -> int:
-        """Largest e >= end with data[start:e] in training; data[start:end] is known to occur."""
-        n, good, step = len(data), end, 64
-        bad = n + 1
-        while good < n:
-            probe = min(good + step, n)
-            if self._occurs(data, start, probe):
-                good = probe
-                step *= 2
-            else:
-                bad = probe
-                break
-        while bad - good > 1:
-            mid = (good + bad) // 2
-            if self._occurs(data, start, mid):
-                good = mid
-            else:
-                bad = mid
-        return good
+    def _shard_spans(self, shard: int, data: bytes, probes: list[int] | None
+                     ) -> tuple[int, list[tuple[int, int, int, tuple[int, int]]]]:
+        """Lookups made, and (start, end, count, rank range) of the maximal spans of `data` in one
+        shard (the whole snippet is known not to occur there); `probes` as in maximal_spans."""
+        lookup = self._finders[shard]
+        finds = 0
+
+        def occurs(start: int, end: int) -> bool:
+            nonlocal finds
+            finds += 1
+            lo, hi = lookup(data[start:end])
+            return hi > lo
+
+        out = []
+        for s, e in maximal_spans(occurs, len(data), self.cfg.min_len, self.cfg.max_spans, probes):
+            if e - s >= self.cfg.min_len:
+                finds += 1
+                lo, hi = lookup(data[s:e])
+                out.append((s, e, hi - lo, (lo, hi)))
+        return finds, out
 
     def locations(self, span: Span, data: bytes) -> list[Location]:
         """Up to max_locations training places of a span of `data`, in shard and file order.
@@ -267,9 +291,11 @@ class ExactMatcher:
         return [(s, p) for s, _, p in chosen]
 
     def close(self) -> None:
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.shutdown()
         for t in self.tables:
             t.close()
-        self.engine = None
+        self._finders = []
 
 
 def _spread(items: list, k: int) -> list:

@@ -8,6 +8,7 @@
         tokenized.0 offset.0 table.0 lines.npy doc_lines.npy   exact match (attribution.exact)
         docs.jsonl            id, repo, path, licence, lang of each file, in index order
         bloom.bin             membership (attribution.bloom)
+        route.bin route.json  anchor filter: may the shard hold a snippet's span? (attribution.route)
         search/               BM25 (attribution.search)
       logs/build/             datatrove's task logs and stats of the last local build
       slurm/                  launch_script.slurm, executor.pik (build.executor=slurm)
@@ -111,7 +112,7 @@ def _write_manifest(out: Path) -> dict[str, Any]:
         if d.is_dir() and not d.name.startswith(".") and (d / MARKER).is_file():
             shards.append(json.loads((d / MARKER).read_text()))
     totals: dict[str, Any] = {key: sum(s[key] for s in shards) for key in ("docs", "text_bytes", "lines", "ngrams")}
-    by_structure = {k: sum(s["bytes"][k] for s in shards) for k in ("exact", "metadata", "bloom", "search")}
+    by_structure = {k: sum(s["bytes"].get(k, 0) for s in shards) for k in ("exact", "metadata", "bloom", "search", "route")}
     totals["bytes"] = by_structure
     totals["index_bytes"] = sum(by_structure.values())
     totals["build_s"] = round(sum(s["build_s"] for s in shards), 3)

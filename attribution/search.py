@@ -119,20 +119,21 @@ def best_window(data: bytes, line_starts: np.ndarray, words: list[bytes], num_li
     """1-based inclusive lines of the `num_lines`-line window of a file (`data`, its line start
     offsets) holding most occurrences of `words`. bytes.find in C, not a tokeniser in Python:
     tokenising every line of ten long files cost ~30 ms a query. A word found more than
-    `max_hits` times in the file (bytes.count, one pass in C) is too common to place a window
-    and is left out: following every hit of such words was 70% of a whole check (profile in
+    `max_hits` times in the file is too common to place a window and is left out (the search
+    for it stops there): following every hit of such words was 70% of a whole check (profile in
     docs/attribution.md)."""
     total = len(line_starts)
     if total == 0:
         return 1, 1
     positions: list[int] = []
-    for word in words:
-        if data.count(word) > max_hits:
-            continue
+    for word in words:  # one pass, stopped at the first hit past max_hits (count + find made two)
+        found: list[int] = []
         pos = data.find(word)
-        while pos >= 0:
-            positions.append(pos)
+        while pos >= 0 and len(found) <= max_hits:
+            found.append(pos)
             pos = data.find(word, pos + len(word))
+        if len(found) <= max_hits:
+            positions.extend(found)
     width = max(1, min(num_lines, total))
     if not positions:
         return 1, width

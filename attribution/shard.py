@@ -22,6 +22,9 @@ from attribution.bloom import BloomWriter, count_ngrams
 from attribution.config import AttributionConfig
 from attribution.corpus import Shard
 from attribution.exact import ExactWriter
+from attribution.route import FILE_NAME as ROUTE_FILE
+from attribution.route import PARAMS_NAME as ROUTE_PARAMS
+from attribution.route import write_route
 from attribution.search import SearchWriter
 from starforge.log import progress
 
@@ -69,7 +72,7 @@ def _build(shard: Shard, signature: dict, shards_dir: Path, cfg: AttributionConf
         exact.close()
         search.finish()
         info: dict[str, Any] = {"lines": 0, "ngrams": 0}
-        times["suffix_array_s"] = times["bloom_s"] = 0.0
+        times["suffix_array_s"] = times["bloom_s"] = times["route_s"] = 0.0
     else:
         t1 = time.perf_counter()
         info = {**search.finish()}
@@ -83,8 +86,11 @@ def _build(shard: Shard, signature: dict, shards_dir: Path, cfg: AttributionConf
             ends = offsets[1:].tolist() + [len(blob)]
             for start, end in zip(offsets.tolist(), ends):
                 bloom.add(blob[start + 1:end].decode("utf-8"))
-        info.update(bloom.finish())
-        times["bloom_s"] = time.perf_counter() - t2
+            info.update(bloom.finish())
+            times["bloom_s"] = time.perf_counter() - t2
+            t3 = time.perf_counter()
+            info.update(write_route(tmp, blob, cfg.exact.min_len, cfg.exact.route_fpr))
+            times["route_s"] = time.perf_counter() - t3
     record = {"name": shard.name, "kind": shard.kind, "signature": signature, "docs": num_docs,
               "text_bytes": text_bytes, **info, "bytes": _sizes(tmp),
               "build_s": round(time.perf_counter() - t0, 3), "times": {k: round(v, 3) for k, v in times.items()},
@@ -98,7 +104,8 @@ def _build(shard: Shard, signature: dict, shards_dir: Path, cfg: AttributionConf
 def _sizes(shard_dir: Path) -> dict[str, int]:
     """Bytes on disk per structure."""
     groups = {"exact": ("tokenized.0", "offset.0", "table.0", "lines.npy", "doc_lines.npy"),
-              "metadata": ("docs.jsonl",), "bloom": ("bloom.bin",)}
+              "metadata": ("docs.jsonl",), "bloom": ("bloom.bin",),
+              "route": (ROUTE_FILE, ROUTE_PARAMS)}
     sizes = {k: sum((shard_dir / n).stat().st_size for n in names if (shard_dir / n).is_file())
              for k, names in groups.items()}
     search_dir = shard_dir / "search"

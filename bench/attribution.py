@@ -1,8 +1,8 @@
 """Attribution benchmark: index build speed and size, query latency and quality, one JSON line last.
 
-    python bench/attribution.py                                  # builds the index over the demo corpus
-    python bench/attribution.py --index INDEX_DIR --corpus DIR   # an index already built from DIR
-    flock /tmp/starforge-bench.lock python bench/attribution.py --scale   # 31.5 MB vs 340 MB (attribution_scale.py)
+    python -m bench.attribution                                  # builds the index over the demo corpus
+    python -m bench.attribution --index INDEX_DIR --corpus DIR   # an index already built from DIR
+    flock /tmp/starforge-bench.lock python -m bench.attribution_scale    # 31.5 MB vs 340 MB (also: --scale)
 
 The demo corpus is the one `starforge demo` curates, this interpreter's standard library
 (`builtin:stdlib`), here its .py files indexed as a plain folder (configs/attribution/stdlib-py.yaml:
@@ -36,9 +36,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-# This file is bench/attribution.py: the repository root goes first so `attribution` is the package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attribution.attributor import Attributor
 from attribution.bloom import is_repetitive, stable_hash
@@ -90,6 +87,13 @@ def tied_top_ids(att: Attributor, spans: list, cap: int = 10_000) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--scale" in argv:  # the scale bench has options of its own
+        from bench import attribution_scale
+
+        scale = argparse.ArgumentParser(prog="python -m bench.attribution --scale")
+        attribution_scale.add_args(scale)
+        return attribution_scale.main(scale.parse_args([a for a in argv if a != "--scale"]))
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", type=Path, default=None, help="an index built from --corpus (default: build one)")
     ap.add_argument("--corpus", type=Path, default=STDLIB, help="the folder the index is built from")
@@ -99,24 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--size", type=int, default=300)
     ap.add_argument("--brute", type=int, default=20, help="snippets answered by brute-force scan")
-    ap.add_argument("--scale", action="store_true", help="two corpora 10x apart, shards, server (bench/attribution_scale.py)")
-    ap.add_argument("--scale-n", type=int, default=400, help="--scale: snippets per index (half verbatim, half unseen)")
-    ap.add_argument("--shard-mb", type=float, default=32.0, help="--scale: MB of text per shard of the large corpus")
-    ap.add_argument("--server-queries", type=int, default=200, help="POSTs sent to the local server")
-    ap.add_argument("--server-clients", type=int, default=16, help="client threads of the paced server run")
-    ap.add_argument("--fm-index", action="store_true", help="--scale: also measure the fm-index package (slow build)")
-    ap.add_argument("--keep", action="store_true", help="--scale: keep the indexes it built")
-    ap.add_argument("--reuse", action="store_true", help="--scale: query the kept indexes of an earlier --keep run "
-                    "(build figures then come from their manifests)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="--scale: config override for both builds, e.g. exact.mem_gib=4")
-    ap.add_argument("--small-corpus", type=Path, default=STDLIB, help="--scale: the small corpus")
-    ap.add_argument("--large-corpus", type=Path, default=PURELIB, help="--scale: the large corpus")
+    ap.add_argument("--scale", action="store_true", help="two corpora 10x apart, shards, server (python -m bench.attribution_scale)")
     args = ap.parse_args(argv)
-    if args.scale:
-        from bench import attribution_scale
-
-        return attribution_scale.main(args)
     build: dict = {}
     if args.index is None:
         shutil.rmtree(args.output, ignore_errors=True)
@@ -181,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             hit = any(key in f for f in att.membership.filters)
             total += 1
             claimed += hit
-            if att.matcher._find(list(gram.encode("utf-8"))).cnt == 0:  # nowhere in the corpus
+            if att.matcher.count(gram.encode("utf-8")) == 0:  # nowhere in the corpus
                 absent += 1
                 claimed_absent += hit
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in corpus]

@@ -1,4 +1,4 @@
-"""`python bench/attribution.py --scale`: does a query's cost grow with the corpus? One JSON line last.
+"""`python -m bench.attribution_scale`: does a query's cost grow with the corpus? One JSON line last.
 
 Builds, in one run, indexes over two corpora about 10x apart: the standard library's .py files
 (31.5 MB, one shard) and the .py files of the installed packages (this interpreter's
@@ -124,7 +124,7 @@ def query(index: Path, verbatim: list[tuple[str, str]], unseen: list[tuple[str, 
     from bench.attribution import tied_top_ids
 
     times: dict[str, list[float]] = {"membership": [], "exact": [], "search": [], "check": []}
-    finds, faults, exact_v, exact_u = [], [], [], []
+    finds, faults, asked, tests, exact_v, exact_u = [], [], [], [], [], []
     hits = 0
     cold_faults = _first_pass_faults(index, verbatim + unseen)
     warm_s = _warm(index)
@@ -132,6 +132,7 @@ def query(index: Path, verbatim: list[tuple[str, str]], unseen: list[tuple[str, 
         for i, (fid, snippet) in enumerate(verbatim + unseen):
             data = snippet.encode("utf-8")
             f0, r0 = att.matcher.finds, resource.getrusage(resource.RUSAGE_SELF).ru_majflt
+            a0, n0 = att.matcher.shards_asked, att.matcher.router.tested
             t0 = time.perf_counter()
             att.membership.score(snippet)
             t1 = time.perf_counter()
@@ -143,7 +144,9 @@ def query(index: Path, verbatim: list[tuple[str, str]], unseen: list[tuple[str, 
             t3 = time.perf_counter()
             result = att.check(snippet)
             t4 = time.perf_counter()
-            finds.append(att.matcher.finds - f0)
+            finds.append((att.matcher.finds - f0) / 2)  # spans() ran twice: timed alone, then in check
+            asked.append(att.matcher.shards_asked - a0)
+            tests.append(att.matcher.router.tested - n0)
             faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_majflt - r0)
             for key, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 times[key].append(dt)
@@ -156,6 +159,8 @@ def query(index: Path, verbatim: list[tuple[str, str]], unseen: list[tuple[str, 
     out: dict[str, Any] = {f"{k}_p{q}_ms": pct(v, q) for k, v in times.items() for q in (50, 95)}
     out.update({"exact_verbatim_p95_ms": pct(exact_v, 95), "exact_unseen_p95_ms": pct(exact_u, 95),
                 "lookups_per_query_mean": round(float(np.mean(finds)), 1), "lookups_per_query_p95": float(np.percentile(finds, 95)),
+                "shards_searched_per_query_mean": round(float(np.mean(asked)) / 2, 2),  # spans() ran twice a query
+                "anchor_tests_per_query_mean": round(float(np.mean(tests)) / 2, 1),
                 "major_faults_per_query_mean": round(float(np.mean(faults)), 2),
                 "cold_major_faults_per_query_mean": cold_faults, "warm_read_s": warm_s,
                 "recall_at_1": round(hits / max(len(verbatim), 1), 4)})
@@ -259,9 +264,14 @@ def _load(url: str, bodies: list[bytes], width: int) -> tuple[list[float], int]:
     return lat, errors
 
 
-def fm_index_bench(kept_small: Path, verbatim: list[tuple[str, str]], unseen: list[tuple[str, str]]) -> dict[str, Any]:
-    """The `fm-index` package (Rust FM-index) on the small corpus: build, size, lookups."""
+def fm_index_bench(kept_small: Path, index_small: Path, verbatim: list[tuple[str, str]],
+                   unseen: list[tuple[str, str]]) -> dict[str, Any]:
+    """The `fm-index` package (Rust FM-index) on the small corpus: build, size, count and locate
+    latency; and the bytes per corpus byte of an FM-index layout: the FM-index, each file's text
+    zlib-compressed apart (excerpts and line numbers need the text; the FM-index cannot extract
+    it), and today's Bloom, search and anchor structures."""
     import pickle
+    import zlib
 
     from fm_index import FMIndex
 
@@ -271,20 +281,53 @@ def fm_index_bench(kept_small: Path, verbatim: list[tuple[str, str]], unseen: li
     fm = FMIndex(blob.decode("latin-1"))  # one char per byte, so offsets are byte offsets
     build_s = time.perf_counter() - t0
     size = len(pickle.dumps(fm))
-    lat: dict[str, list[float]] = {"whole": [], "probe": []}
+    docs_z = sum(len(zlib.compress(t.encode("utf-8"), 6)) for t in texts)
+    others = json.loads((index_small / "manifest.json").read_text())["totals"]["bytes"]
+    rest = sum(v for k, v in others.items() if k != "exact")
+    lat: dict[str, list[float]] = {"whole": [], "probe": [], "locate": []}
     for _, snippet in verbatim + unseen:
         text = snippet.encode("utf-8").decode("latin-1")
         t0 = time.perf_counter()
         fm.count(text)
         lat["whole"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fm.locate(text)
+        lat["locate"].append(time.perf_counter() - t0)
         for p in range(0, len(text) - 32 + 1, 32):
             t0 = time.perf_counter()
             fm.count(text[p:p + 32])
             lat["probe"].append(time.perf_counter() - t0)
-    return {"corpus_mb": round(len(blob) / 1e6, 2), "build_s": round(build_s, 1),
-            "build_mb_s": round(len(blob) / 1e6 / build_s, 3), "bytes_per_byte": round(size / len(blob), 3),
+    n = len(blob)
+    return {"corpus_mb": round(n / 1e6, 2), "build_s": round(build_s, 1),
+            "build_mb_s": round(n / 1e6 / build_s, 3), "bytes_per_byte": round(size / n, 3),
+            "zlib_docs_bytes_per_byte": round(docs_z / n, 3),
+            "layout_bytes_per_byte": round((size + docs_z + rest) / n, 3),
             "count_300b_p50_ms": pct(lat["whole"], 50), "count_300b_p95_ms": pct(lat["whole"], 95),
+            "locate_300b_p50_ms": pct(lat["locate"], 50), "locate_300b_p95_ms": pct(lat["locate"], 95),
             "count_32b_p50_ms": pct(lat["probe"], 50), "count_32b_p95_ms": pct(lat["probe"], 95)}
+
+
+def add_args(ap: argparse.ArgumentParser) -> None:
+    """The --scale options (shared with `python -m bench.attribution --scale`)."""
+    import sysconfig
+
+    ap.add_argument("--output", type=Path, default=REPO / "runs" / "bench-attribution", help="work folder prefix (NAME-scale)")
+    ap.add_argument("--size", type=int, default=300, help="snippet bytes")
+    ap.add_argument("--scale-n", type=int, default=400, help="snippets per index (half verbatim, half unseen)")
+    ap.add_argument("--shard-mb", type=float, default=15.0,
+                    help="MB of text per shard of the large corpus (below 16 MiB a shard, a suffix-array rank takes 3 bytes, not 4)")
+    ap.add_argument("--server-queries", type=int, default=200, help="POSTs sent to the local server")
+    ap.add_argument("--server-clients", type=int, default=16, help="client threads of the paced server run")
+    ap.add_argument("--fm-index", action="store_true", help="also measure the fm-index package (slow build)")
+    ap.add_argument("--no-fanout", action="store_true", help="skip the small corpus as 4 and 16 shards")
+    ap.add_argument("--no-server", action="store_true", help="skip the server section")
+    ap.add_argument("--keep", action="store_true", help="keep the indexes it built")
+    ap.add_argument("--reuse", action="store_true", help="query the kept indexes of an earlier --keep run "
+                    "(build figures then come from their manifests)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for both builds, e.g. exact.mem_gib=4")
+    ap.add_argument("--small-corpus", type=Path, default=Path(sysconfig.get_paths()["stdlib"]), help="the small corpus")
+    ap.add_argument("--large-corpus", type=Path, default=Path(sysconfig.get_paths()["purelib"]), help="the large corpus")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -315,7 +358,7 @@ def main(args: argparse.Namespace) -> int:
         queries[name] = query(work / f"index-{name}", snippets[name], snippets[other])
         say(f"query {name}: {json.dumps(queries[name])}")
     shards = {"1": {k: queries["small"][k] for k in ("exact_p50_ms", "exact_p95_ms", "check_p50_ms", "check_p95_ms")}}
-    for count in (4, 16):
+    for count in () if args.no_fanout else (4, 16):
         kept = work / f"kept-small-{count}"
         total = sum(n for _, n in small_files)
         shutil.rmtree(kept, ignore_errors=True)
@@ -324,12 +367,14 @@ def main(args: argparse.Namespace) -> int:
         q = query(work / f"index-small-{count}", snippets["small"], snippets["large"])
         shards[str(count)] = {"shards": info["shards"], "build_mb_s": info["build_mb_s"],
                               **{k: q[k] for k in ("exact_p50_ms", "exact_p95_ms", "check_p50_ms", "check_p95_ms",
-                                                   "membership_p95_ms", "search_p95_ms", "recall_at_1")}}
+                                                   "membership_p95_ms", "search_p95_ms", "recall_at_1",
+                                                   "lookups_per_query_mean", "shards_searched_per_query_mean")}}
         say(f"small corpus as {count} shards: {json.dumps(shards[str(count)])}")
         shutil.rmtree(work / f"index-small-{count}")
-    server = {f"processes_{n}": server_bench(work / "index-large", [s for _, s in snippets["large"] + snippets["small"]],
-                                             args.server_queries, args.server_clients, n) for n in (1, 2)}
-    fm = fm_index_bench(work / "kept-small", snippets["small"], snippets["large"]) if args.fm_index else None
+    server = {} if args.no_server else {
+        f"processes_{n}": server_bench(work / "index-large", [s for _, s in snippets["large"] + snippets["small"]],
+                                       args.server_queries, args.server_clients, n) for n in (1, 2)}
+    fm = fm_index_bench(work / "kept-small", work / "index-small", snippets["small"], snippets["large"]) if args.fm_index else None
     if fm:
         say(f"fm-index on the small corpus: {json.dumps(fm)}")
     s, lg = (builds[k] for k in ("small", "large"))
@@ -347,6 +392,9 @@ def main(args: argparse.Namespace) -> int:
         "exact_p95_growth": round(ql["exact_p95_ms"] / max(qs["exact_p95_ms"], 1e-3), 3),
         "check_p95_growth": round(ql["check_p95_ms"] / max(qs["check_p95_ms"], 1e-3), 3),
         "lookups_per_query_mean": [qs["lookups_per_query_mean"], ql["lookups_per_query_mean"]],
+        "lookups_per_query_p95": [qs["lookups_per_query_p95"], ql["lookups_per_query_p95"]],
+        "shards_searched_per_query_mean": [qs["shards_searched_per_query_mean"], ql["shards_searched_per_query_mean"]],
+        "anchor_tests_per_query_mean": [qs["anchor_tests_per_query_mean"], ql["anchor_tests_per_query_mean"]],
         "major_faults_per_query_mean": [qs["major_faults_per_query_mean"], ql["major_faults_per_query_mean"]],
         "cold_major_faults_per_query_mean": [qs["cold_major_faults_per_query_mean"], ql["cold_major_faults_per_query_mean"]],
         "recall_at_1": [qs["recall_at_1"], ql["recall_at_1"]],
@@ -362,3 +410,9 @@ def main(args: argparse.Namespace) -> int:
         shutil.rmtree(work, ignore_errors=True)
     say(json.dumps(result))
     return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_args(parser)
+    raise SystemExit(main(parser.parse_args()))

@@ -1,4 +1,4 @@
-"""`starforge data <command>`: curate, train-tokenizer, tokenize.
+"""`starforge data <command>`: curate, train-tokenizer, tokenize, opt-out, lookup.
 
 Each command's flags are its config dataclass's fields (`starforge.commands`): defaults <
 `--config FILE|PRESET` < flags < `--set key=value`; `--help-config` lists every key. A module
@@ -19,6 +19,12 @@ COMMANDS = [
     Command("tokenize", "data_pipeline.tokenize.shards:TokenizeConfig", "data_pipeline.tokenize.shards:tokenize",
             "write Megatron .bin/.idx shards of DIR/kept", required=("input", "tokenizer", "output"),
             inputs=("input", "tokenizer"), outputs=("output",)),
+    Command("opt-out", "data_pipeline.optout:OptOutConfig", "data_pipeline.optout:opt_out",
+            "move opted-out repositories' files out of RUN_DIR/kept (The Stack's opt-out), or --check",
+            positional=("run_dir",), required=("run_dir",), inputs=("list",)),
+    Command("lookup", "data_pipeline.lookup:LookupConfig", "data_pipeline.lookup:lookup",
+            "which files of a repository or owner RUN_DIR kept or removed, and why",
+            positional=("run_dir",), required=("run_dir",), inputs=("run_dir",)),
 ]
 
 

@@ -17,6 +17,7 @@ from pii.config import PiiConfig
 from starforge import executors
 from starforge.decontam import DEFAULT_FIELDS
 from starforge.errors import ConfigError
+from starforge.formats.licences import DEFAULT_THRESHOLD
 
 
 @dataclass
@@ -111,8 +112,9 @@ SlurmConfig = executors.SlurmConfig
 class CurateConfig:
     input: str = BUILTIN_STDLIB
     """A folder with one repository per sub-folder, a YAML list of checked-out repositories (with
-    stars), `builtin:stdlib` (this interpreter's standard library), JSONL/Parquet files in The
-    Stack's schema, or `hf:NAME_OR_DIR` (a `datasets` dataset)."""
+    stars), a git repository or a .txt list of them, `builtin:stdlib` (this interpreter's standard
+    library), JSONL/Parquet files in The Stack's schema (v1 or v2), or `hf:NAME_OR_DIR` (a
+    `datasets` dataset)."""
     output: Path | None = None
     """Output folder (kept/, removed/, stats.json, funnel.json, config.yaml, logs/)."""
     input_format: Literal["auto", "repositories", "stack", "hf"] = "auto"
@@ -146,9 +148,15 @@ class CurateConfig:
     languages: list[str] | None = None
     """Languages kept (names from data_pipeline/readers/languages.yaml); None: StarCoder's, with Jupyter."""
     permissive_licences: list[str] | None = None
-    """SPDX ids counted as permissive; None: The Stack's list (readers/licences.py PERMISSIVE)."""
+    """SPDX ids counted as permissive; None: The Stack's list (starforge/formats/licences.py PERMISSIVE)."""
     allow_unknown_licence: bool = False
     """Keep files whose licence could not be determined (The Stack: no)."""
+    licence_threshold: float = DEFAULT_THRESHOLD
+    """askalono score from which a licence file's text is recognised (starforge/formats/licences.py;
+    the default is measured: docs/data_pipeline.md "Licence detection: measurement")."""
+    blob_store: str | None = None
+    """Where The Stack v2 rows without `content` are fetched by `blob_id`: a folder (`<blob_id>` or
+    `<blob_id>.gz` files), `s3://bucket/prefix` (boto3) or an `https://...{blob_id}` URL template."""
     jupyter: JupyterConfig | None = field(default_factory=JupyterConfig)
     """Notebook conversion to script and structured forms; null keeps notebooks as raw JSON."""
     quality: QualityConfig = field(default_factory=QualityConfig)

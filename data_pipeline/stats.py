@@ -104,6 +104,9 @@ def _step(name: str, s: Metrics) -> dict:
     hits = {k.removeprefix("contaminated/"): v for k, v in s.items() if k.startswith("contaminated/")}
     if hits:
         step["hits"] = hits
+    blocking = {k.removeprefix("licence/"): v for k, v in s.items() if k.startswith("licence/")}
+    if blocking:  # the licence step's removals per blocking licence id (filters/licence.py)
+        step["non_permissive"] = dict(sorted(blocking.items()))
     return step
 
 

@@ -134,7 +134,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
             if (not task.requires_execution or task.needs_model or task.language != "python"
                     or type(task).program is not Task.program):
                 raise EvalError(f"--save_problems: {task.name} has no Python tests run after the completion; "
-                                "use humaneval, humaneval-unstripped or mbpp")
+                                "use humaneval, humaneval-unstripped, mbpp, humanevalplus or mbppplus")
     selected = {task.name: select_problems(task, cfg) for task in tasks}  # data errors before any model
     paths: dict[str, str] = {}
     if cfg.save_problems:
@@ -207,7 +207,7 @@ def save_problems(tasks: list[Task], selected: dict[str, list[Problem]], path: s
             prompt, reference = task.prompt(p), task.canonical_generation(p)
             records.append(ProblemRecord(id=p.task_id, prompt=prompt, tests=[task.reference(p)], category=task.name,
                                          entry_point=p.entry_point, stop_words=list(task.stop_words),
-                                         timeout=task.timeout, split="test",
+                                         timeout=p.extra.get("timeout", task.timeout), split="test",
                                          solution=reference[len(prompt):] if reference.startswith(prompt) else ""))
     out = write_problems(records, path)
     log.info("%d problems of %s written to %s", len(records), ", ".join(t.name for t in tasks), out)
@@ -276,9 +276,10 @@ def _generations(task: Task, problems: list[Problem], cfg: EvalConfig, backend, 
              cfg.n_samples, cfg.batch_size, cfg.max_length_generation)
     params = SamplingParams(do_sample=cfg.do_sample, temperature=cfg.temperature, top_p=cfg.top_p,
                             top_k=cfg.top_k, max_length_generation=cfg.max_length_generation, seed=cfg.seed)
-    generations, gen_stats = generate(backend, prompts, cut, task.stop_words, cfg.n_samples, cfg.batch_size, params,
-                                      cfg.prefix, on_problem=lambda i: next(bar, None),
-                                      prompt_batch_size=cfg.prompt_batch_size)
+    with task.prompt_tokenization(backend.tokenizer):
+        generations, gen_stats = generate(backend, prompts, cut, task.stop_words, cfg.n_samples, cfg.batch_size,
+                                          params, cfg.prefix, on_problem=lambda i: next(bar, None),
+                                          prompt_batch_size=cfg.prompt_batch_size)
     task_stats.update(gen_stats)
     if cfg.save_generations or cfg.generation_only:
         out = write_generations(task_path(cfg.save_generations_path, task.name), generations)

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.generate import SamplingParams, check_model_dir, load_tokenizer, trim_at_stop
+from eval.backend import SamplingParams, check_model_dir, load_tokenizer, trim_at_stop
 from starforge.errors import EvalError
 
 log = logging.getLogger(__name__)

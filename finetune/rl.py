@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from finetune.curriculum import Curriculum, CurriculumConfig
+from finetune.models import load_model_and_tokenizer, use_cpu
 from finetune.problems import GenProblem, read_problems
 from finetune.report import write_report
 from finetune.rewards import evaluate_problems, score
-from finetune.sft import load_model_and_tokenizer
 from starforge.config import save_config
 from starforge.errors import FinetuneError
 from starforge.formats.tapes import Tape
@@ -67,6 +67,8 @@ class RLConfig:
     """Self-evolving curriculum over `category`; null samples problems uniformly (TRL's sampler)."""
     save_steps: int = 50
     seed: int = 0
+    device: str = "auto"
+    """auto (CUDA when torch sees a GPU, else the CPU), cpu or cuda."""
     threads: int | None = 1
     heldout: Path | None = None
     """Problems JSONL evaluated greedily before and after training (pass rate, mean reward)."""
@@ -213,6 +215,7 @@ def rl(model_dir: str | Path, problems: str | Path, output_dir: str | Path, cfg:
     from trl import GRPOConfig
 
     cfg = cfg or RLConfig()
+    use_cpu(cfg.device)  # a bad device fails before anything is written
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
@@ -251,7 +254,7 @@ def rl(model_dir: str | Path, problems: str | Path, output_dir: str | Path, cfg:
         per_device_train_batch_size=batch, num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length, temperature=cfg.temperature, beta=cfg.beta,
         save_strategy="steps", save_steps=cfg.save_steps, logging_steps=1, report_to=[], seed=cfg.seed,
-        use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, disable_tqdm=True,
+        use_cpu=use_cpu(cfg.device), bf16=False, fp16=False, gradient_checkpointing=False, disable_tqdm=True,
         dataloader_num_workers=0,
     )
     dataset = Dataset.from_list([{"prompt": p.prompt, "tests": p.tests, "category": p.category,

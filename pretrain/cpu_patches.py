@@ -39,6 +39,9 @@ except in the places below, patched here and only when CUDA is absent (`apply(Fa
 6. `models/common/embeddings/rotary_pos_embedding.py`: `RotaryEmbedding.get_emb` moves its
    inverse frequencies to `torch.cuda.current_device()` on the first forward (RoPE, StarCoder2);
    that module's global `torch` is the same proxy as in 4a, so they stay on the CPU.
+7. `rerun_state_machine.py`: `RerunStateMachine.validate_result`, megatron-core's NaN/Inf check
+   that `pretrain/health.py` runs on every step's loss and gradient norm, names the device with
+   `torch.cuda.current_device()` in its error; same proxy, so on the CPU it says "cpu".
 
 Four more CUDA-only calls are avoided rather than patched: the default causal mask
 (`transformer/utils.get_default_causal_mask`, we pass our own mask, `pretrain/step.py`),
@@ -59,6 +62,7 @@ from functools import reduce
 from typing import Any
 
 import torch
+from megatron.core import rerun_state_machine as mcore_rerun
 from megatron.core import utils as mcore_utils
 from megatron.core.fusions import fused_softmax as mcore_fused_softmax
 from megatron.core.models.common.embeddings import rotary_pos_embedding as mcore_rotary
@@ -95,14 +99,15 @@ def apply(cuda_available: bool | None = None) -> bool:
         setattr(mcore_mappings, name, globals()[f"_cpu{name}"])
     _ORIGINALS["setup_embeddings"] = mcore_language_module.LanguageModule.setup_embeddings_and_output_layer
     mcore_language_module.LanguageModule.setup_embeddings_and_output_layer = _cpu_setup_embeddings_and_output_layer
-    mcore_schedules.torch = mcore_p2p.torch = mcore_rotary.torch = _CPU_TORCH
+    mcore_schedules.torch = mcore_p2p.torch = mcore_rotary.torch = mcore_rerun.torch = _CPU_TORCH
     _ORIGINALS["window_mask"] = mcore_fused_softmax.get_sliding_window_causal_mask
     mcore_fused_softmax.get_sliding_window_causal_mask = _cpu_sliding_window_causal_mask
     mcore_utils.GlobalMemoryBuffer.get_tensor = _cpu_get_tensor
     mcore_random.CudaRNGStatesTracker.add = _cpu_add
     mcore_random.CudaRNGStatesTracker.fork = _cpu_fork
     log.debug("megatron-core patched for CPU: attention scratch buffer, RNG tracker add/fork, TP collectives, "
-              "pipeline schedules and p2p buffers, tied-embedding setup, sliding-window mask, RoPE frequencies")
+              "pipeline schedules and p2p buffers, tied-embedding setup, sliding-window mask, RoPE frequencies, "
+              "rerun-state-machine device")
     return True
 
 
@@ -120,7 +125,7 @@ def revert() -> None:
     for name in _MAPPINGS:
         setattr(mcore_mappings, name, _ORIGINALS.pop(name))
     mcore_language_module.LanguageModule.setup_embeddings_and_output_layer = _ORIGINALS.pop("setup_embeddings")
-    mcore_schedules.torch = mcore_p2p.torch = mcore_rotary.torch = torch
+    mcore_schedules.torch = mcore_p2p.torch = mcore_rotary.torch = mcore_rerun.torch = torch
     mcore_fused_softmax.get_sliding_window_causal_mask = _ORIGINALS.pop("window_mask")
 
 

@@ -14,6 +14,10 @@ global index. So the index here is small, deterministic and in memory:
   every position the source furthest below its weight share comes next.
 * Sample `g` gets FIM from its own generator, `np.random.default_rng([seed, split, g])`, so
   a resumed run sees byte-identical samples.
+* Shards are opened through starforge/formats/shards.py (a half shard, a corrupt index or a
+  truncated `.bin` is a one-line error before training); every window read is checked against
+  the model's vocabulary (`check_ids`), and `check_tokenizer` refuses shards another tokenizer
+  made (their meta.json against the model's fingerprint).
 
 A step's samples are `g = step * global_batch + ...`: the data position is the step.
 """
@@ -21,6 +25,7 @@ A step's samples are `g = step * global_batch + ...`: the data position is the s
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +34,8 @@ import numpy as np
 
 from pretrain.fim import FimConfig, FimTransform
 from starforge.errors import FormatError, PretrainError
-from starforge.formats.shards import shard_prefixes, shard_tokens
+from starforge.formats.shards import check_ids, check_tokenizer, shard_prefixes, shard_tokens
+from starforge.formats.tokenizer import EOD
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +59,42 @@ class DataConfig:
     """Seeds the epoch permutations and the per-sample FIM generators."""
 
 
+def source_prefixes(path: Path) -> list[Path]:
+    """The shard prefixes of one data source; a FormatError becomes a PretrainError naming the key."""
+    try:
+        return shard_prefixes(path)
+    except FormatError as exc:
+        raise PretrainError(f"{exc}, or fix data.sources[].path") from None
+
+
+def check_data_tokenizer(cfg: DataConfig, fingerprint: dict[str, Any] | None, tokenizer_path: Any) -> None:
+    """Refuse sources whose shards another tokenizer made than the model's (`fingerprint`; with
+    None, sources of two tokenizers); warn once for shards that record none."""
+    prefixes = [p for src in cfg.sources for p in source_prefixes(Path(src.path))]
+    try:
+        unchecked = check_tokenizer(prefixes, fingerprint, tokenizer_path)
+    except FormatError as exc:
+        raise PretrainError(str(exc)) from None
+    if unchecked and os.environ.get("RANK", "0") == "0":  # before the process group: torchrun's rank
+        log.warning("%d of %d shards (%s...) record no tokenizer (not written by `starforge data tokenize`): "
+                    "their tokenizer cannot be checked against the model's", len(unchecked), len(prefixes),
+                    unchecked[0])
+
+
 class TokenStream:
     """One source: its shards' tokens as one memory-mapped sequence (a folder or a prefix, read
-    with the prefix rule of starforge/formats/shards.py)."""
+    with the prefix rule of starforge/formats/shards.py). With `vocab_size`, every read is
+    checked to hold ids below it."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, vocab_size: int | None = None):
         self.path = path
+        self.vocab_size = vocab_size
         try:
-            parts = [shard_tokens(prefix) for prefix in shard_prefixes(path)]
+            shards = [(prefix, shard_tokens(prefix)) for prefix in source_prefixes(path)]
         except FormatError as exc:
             raise PretrainError(f"{exc}, or fix data.sources[].path") from None
-        self.parts: list[np.ndarray] = [p for p in parts if len(p)]
+        self.prefixes: list[Path] = [prefix for prefix, p in shards if len(p)]
+        self.parts: list[np.ndarray] = [p for _, p in shards if len(p)]
         self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
         if self.offsets[-1] == 0:
             raise PretrainError(f"{path}: shards hold no tokens")
@@ -78,7 +109,13 @@ class TokenStream:
             part = int(np.searchsorted(self.offsets, pos, side="right")) - 1
             local = pos - int(self.offsets[part])
             take = min(length - filled, len(self.parts[part]) - local)
-            out[filled:filled + take] = self.parts[part][local:local + take]
+            chunk = self.parts[part][local:local + take]
+            if self.vocab_size is not None:
+                try:
+                    check_ids(chunk, self.vocab_size, f"{self.prefixes[part]}.bin", local)
+                except FormatError as exc:
+                    raise PretrainError(str(exc)) from None
+            out[filled:filled + take] = chunk
             filled += take
             pos += take
         return out
@@ -88,13 +125,14 @@ class PretrainDataset:
     """Sample `g` of a split: `seq_length + 1` int64 tokens, FIM applied if configured."""
 
     def __init__(self, cfg: DataConfig, seq_length: int, split: str = "train", fim: FimConfig | None = None,
-                 tokenizer: Any = None, num_samples: int = 0):
+                 tokenizer: Any = None, num_samples: int = 0, vocab_size: int | None = None,
+                 eod_token: str = EOD):
         if not cfg.sources:
             raise PretrainError("data.sources is empty; name at least one shard folder or prefix")
         if not 0.0 <= cfg.valid_fraction < 1.0:
             raise PretrainError(f"data.valid_fraction={cfg.valid_fraction} must be in [0, 1)")
         self.cfg, self.seq_length, self.split = cfg, seq_length, split
-        self.streams = [TokenStream(Path(s.path)) for s in cfg.sources]
+        self.streams = [TokenStream(Path(s.path), vocab_size) for s in cfg.sources]
         self.windows: list[np.ndarray] = []  # per source, the window numbers of this split
         for src, stream in zip(cfg.sources, self.streams):
             n = (len(stream) - 1) // seq_length
@@ -114,7 +152,7 @@ class PretrainDataset:
         if fim is not None and fim.rate > 0:
             if tokenizer is None:
                 raise PretrainError("FIM needs the run's tokenizer; set tokenizer: PATH")
-            self.fim = FimTransform(fim, tokenizer)
+            self.fim = FimTransform(fim, tokenizer, eod_token)
         self._ensure(max(num_samples, 1))
 
     def num_windows(self) -> int:

@@ -29,10 +29,14 @@ from pretrain.hf.layout import LAYER_KEYS
 from pretrain.model import ModelConfig, build_model
 from starforge.config import from_dict, read_yaml
 from starforge.errors import PretrainError
+from starforge.formats.shards import describe
+from starforge.formats.tokenizer import tokenizer_fingerprint
 
 log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-4
+FINGERPRINT = "tokenizer_fingerprint"
+"""export_report.json's key: the exported tokenizer's fingerprint, which eval's FIM tasks check."""
 
 
 @dataclass
@@ -109,6 +113,7 @@ def export(checkpoint_dir: str | Path, output_dir: str | Path, tokenizer_dir: st
     family.hf_config(cfg)  # a shape the family cannot hold fails before any tensor is read
     meta = ckpt_io.read_meta(checkpoint_dir)
     tp = int(meta.get("tensor_parallel", 1))
+    fingerprint = meta.get(FINGERPRINT)
     tok_path = Path(tokenizer_dir) if tokenizer_dir else (Path(run["tokenizer"]) if run.get("tokenizer") else None)
     tokenizer = None
     if tok_path is not None:
@@ -117,6 +122,12 @@ def export(checkpoint_dir: str | Path, output_dir: str | Path, tokenizer_dir: st
         if not tok_path.is_dir():
             raise PretrainError(f"{tok_path}: tokenizer directory not found; pass --tokenizer DIR")
         tokenizer = AutoTokenizer.from_pretrained(str(tok_path))
+        fingerprint = tokenizer_fingerprint(tokenizer)
+        recorded = meta.get(FINGERPRINT)
+        if recorded and recorded["sha256"] != fingerprint["sha256"]:
+            raise PretrainError(f"{tok_path}: tokenizer {describe(fingerprint, tok_path)} is not the one the "
+                                f"checkpoint was trained with, {describe(recorded, checkpoint_dir / 'meta.json')}; "
+                                "pass that tokenizer with --tokenizer")
     else:
         log.warning("no tokenizer in run_config.yaml and none given: exporting the model only")
 
@@ -142,15 +153,16 @@ def export(checkpoint_dir: str | Path, output_dir: str | Path, tokenizer_dir: st
     report.update({"checkpoint": str(checkpoint_dir), "output": str(output_dir), "step": meta.get("step"),
                    "architecture": family.ARCHITECTURE, "source_tensor_parallel": tp,
                    "source_pipeline_parallel": int(meta.get("pipeline_parallel", 1)),
-                   "parameters": cfg.parameters(), "tolerance": TOLERANCE})
+                   "parameters": cfg.parameters(), "tolerance": TOLERANCE, FINGERPRINT: fingerprint})
     (output_dir / "export_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     report["model_card"] = str(write_model_card(output_dir, cfg, family.ARCHITECTURE, run, checkpoint_dir, meta,
                                                 tokenizer, license, Path(eval_dir) if eval_dir else None,
                                                 model_name or output_dir.resolve().name))
+    within = report["max_abs_diff"] <= TOLERANCE  # False for NaN, which passes no `>=` check
     log.info("export: %s -> %s (%s), logits max abs diff %.3e (%s)", checkpoint_dir, output_dir,
-             family.ARCHITECTURE, report["max_abs_diff"], "ok" if report["max_abs_diff"] < TOLERANCE else "ABOVE TOLERANCE")
-    if report["max_abs_diff"] >= TOLERANCE:
-        raise PretrainError(f"export: logits differ by {report['max_abs_diff']:.3e} >= {TOLERANCE} between "
+             family.ARCHITECTURE, report["max_abs_diff"], "ok" if within else "ABOVE TOLERANCE")
+    if not within:
+        raise PretrainError(f"export: logits differ by {report['max_abs_diff']:.3e} (tolerance {TOLERANCE}) between "
                             f"megatron-core and {family.ARCHITECTURE}; see {output_dir / 'export_report.json'}")
     return report
 

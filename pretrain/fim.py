@@ -83,11 +83,14 @@ class FimConfig:
 class FimTransform:
     """Rearranges one sample of token ids; the data loader calls it with its own generator."""
 
-    def __init__(self, cfg: FimConfig, tokenizer: tokenizers.Tokenizer):
+    def __init__(self, cfg: FimConfig, tokenizer: tokenizers.Tokenizer, eod_token: str = EOD):
+        """`eod_token`: the document separator of the shards, `<|endoftext|>` for ours, a public
+        tokenizer's own EOS (`tokenizer_config.json`) for shards made with it."""
         self.cfg = cfg
         self.tokenizer = tokenizer
+        self.eod_token = eod_token
         self.prefix_id, self.middle_id, self.suffix_id, self.pad_id, self.eod_id = (
-            self._token_id(tok) for tok in (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD, EOD))
+            self._token_id(tok) for tok in (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD, eod_token))
         self.split_id = None if cfg.split_sample is None else self._token_id(cfg.split_sample, "fim.split_sample")
         # Special tokens inside a document are carried through by id, never re-encoded from text.
         self._special_text = {i: tok.content for i, tok in tokenizer.get_added_tokens_decoder().items() if tok.special}
@@ -98,7 +101,8 @@ class FimTransform:
         if token_id is None:
             where = f" (named by {key})" if key else ""
             raise PretrainError(f"tokenizer has no '{token}' token{where}; FIM needs a tokenizer with "
-                                f"{FIM_PREFIX}, {FIM_MIDDLE}, {FIM_SUFFIX}, {FIM_PAD} and {EOD}, as StarCoder's")
+                                f"{FIM_PREFIX}, {FIM_MIDDLE}, {FIM_SUFFIX}, {FIM_PAD} and {self.eod_token}, as "
+                                "StarCoder's")
         return token_id
 
     def __call__(self, sample: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -56,7 +56,7 @@ def init_parallel(model: ModelConfig, par: ParallelConfig, seed: int) -> tuple[b
 
     Patches megatron-core for the CPU (`cpu_patches`) when CUDA is absent.
     """
-    from megatron.core import parallel_state, tensor_parallel
+    from megatron.core import parallel_state, rerun_state_machine, tensor_parallel
 
     on_gpu = torch.cuda.is_available()
     world = world_size()
@@ -78,6 +78,8 @@ def init_parallel(model: ModelConfig, par: ParallelConfig, seed: int) -> tuple[b
         parallel_state.destroy_model_parallel()
     parallel_state.initialize_model_parallel(par.tensor_parallel, par.pipeline_parallel)
     tensor_parallel.model_parallel_cuda_manual_seed(seed)
+    rerun_state_machine.destroy_rerun_state_machine()  # its NaN check (`pretrain/health.py`), default mode
+    rerun_state_machine.initialize_rerun_state_machine()
     log.info("parallel: world %d = tensor %d x pipeline %d x data %d, backend %s", world, par.tensor_parallel,
              par.pipeline_parallel, dp, torch.distributed.get_backend())
     return on_gpu, dp

@@ -8,10 +8,12 @@ its own filters through the parameters:
   machine and every run (the data chain splits it into task slices);
 - folders named in `skip_dirs`, and with `skip_hidden` every name starting with ".", are not
   entered (nor listed);
-- a link to a folder is never entered (it could loop or leave the root); what happens to links
-  is `links`:
-  - "follow": regular files, and links that lead to one (read through); links to folders,
-    dangling links and special files (FIFOs, sockets) are left out (`pii`);
+- a link to a folder is never entered (it could loop or leave the root), and a link whose
+  target lies outside the root is never read through (a link to /etc/passwd in a repository is
+  not the repository's text: issue 18); `leaves_root` tells. What happens to links is `links`:
+  - "follow": regular files, and links that lead to one inside the root (read through); links to
+    folders, links leaving the root, dangling links and special files (FIFOs, sockets) are left
+    out (`pii`);
   - "skip": regular files only, links left out (`attribution`);
   - "list": every entry that is not a folder entered: regular files, links of every kind and
     special files, so the reader reports what it cannot read instead of it vanishing (the data
@@ -44,6 +46,7 @@ def walk_files(root: str | Path, *, skip_dirs: Collection[str] = (), skip_hidden
     def wanted(name: str) -> bool:
         return not (skip_hidden and name.startswith(".")) and (suffixes is None or name.endswith(suffixes))
 
+    real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
         dir_links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
@@ -54,16 +57,29 @@ def walk_files(root: str | Path, *, skip_dirs: Collection[str] = (), skip_hidden
             if not wanted(name):
                 continue
             path = here / name
-            if links != "list" and not _keep(path, links):
+            if links != "list" and not _keep(path, links, real_root):
                 continue
             yield path
 
 
-def _keep(path: Path, links: Links) -> bool:
+def leaves_root(path: str | Path, root: str | Path) -> bool:
+    """True when `path` is a link whose target (followed to the end) is outside `root`: reading it
+    would read a file that is not part of the tree. A dangling link is judged by where it points."""
+    path = Path(path)
+    if not path.is_symlink():
+        return False
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # a loop of links: unreadable, not outside
+        return False
+    return not target.is_relative_to(Path(root).resolve())
+
+
+def _keep(path: Path, links: Links, real_root: Path) -> bool:
     try:
         st = path.lstat()
         if stat.S_ISLNK(st.st_mode):
-            if links == "skip":
+            if links == "skip" or leaves_root(path, real_root):
                 return False
             st = path.stat()
     except OSError:  # a dangling link, or a file gone since the listing

@@ -4,6 +4,7 @@
                         exact matches with their lines highlighted, ranked files, licence badges
     POST /api/check     {"snippet": "...", "top_k": 10} -> the `Attributor.check` object
     GET  /api/index     the index manifest's totals and shard names
+    GET  /lookup, /api/lookup?repo=|owner=   "Am I in the data?" (lookup.py)
 
 Standard library only (`http.server`), bound to 127.0.0.1 by default: a local tool, not a
 public service. A request body over the limit (twice exact.max_snippet_bytes plus 4 KiB, as
@@ -41,6 +42,7 @@ from typing import Any
 from attribution.attributor import Attributor
 from attribution.config import ServerConfig
 from attribution.index import read_manifest
+from attribution.server import lookup
 from starforge.errors import AttributionError
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000,
     admitted = threading.BoundedSemaphore(cfg.workers + cfg.queue)  # running or waiting
     running = threading.BoundedSemaphore(cfg.workers)
     page = PAGE.read_bytes()
+    lookup_run = lookup.run_dir_of(att.cfg.input)
     limit = att.cfg.exact.max_snippet_bytes * 2 + 4096  # JSON escaping can double a snippet
     summary = {"index": str(index_dir), "shards": [s["name"] for s in manifest["shards"]], **manifest["totals"],
                "max_request_bytes": limit, "max_snippet_bytes": att.cfg.exact.max_snippet_bytes,
@@ -142,6 +145,8 @@ def make_server(index_dir: Path, host: str = "127.0.0.1", port: int = 8000,
                 self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
             elif self.path == "/api/index":
                 self._json(HTTPStatus.OK, summary)
+            elif (found := lookup.route(self.path, lookup_run)) is not None:  # "Am I in the data?" (lookup.py)
+                self._send(*found)
             else:
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {self.path}"})
 

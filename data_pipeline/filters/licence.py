@@ -8,7 +8,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
 from data_pipeline.filters.registry import register_filter
-from data_pipeline.readers.licences import PERMISSIVE, UNKNOWN, is_permissive
+from starforge.formats.licences import PERMISSIVE, UNKNOWN, blocking_licences, is_permissive
 
 
 @register_filter(70)
@@ -17,7 +17,9 @@ class LicenceFilter(CountingFilter):
     is an SPDX expression (from the input's metadata, or the repository's LICENSE/COPYING file),
     or a list of them that must all be permissive; AND/OR/WITH and parentheses are evaluated by
     `is_permissive`. A file whose licence is not known is `unknown_licence`, kept only when
-    `allow_unknown` says so; any other is `non_permissive_licence`."""
+    `allow_unknown` says so; any other is `non_permissive_licence`, and `metadata.non_permissive`
+    names the ids that block it (`GPL-3.0-only`: copyleft is named, never lumped into unknown),
+    counted per id in the step's stats (`licence/<id>`)."""
 
     name = "licence"
 
@@ -37,4 +39,9 @@ class LicenceFilter(CountingFilter):
             return True if self.allow_unknown else (False, "unknown_licence")
         if is_permissive(licence, self.permissive):
             return True
+        blocking = blocking_licences(licence, self.permissive)
+        if blocking:
+            doc.metadata["non_permissive"] = " ".join(blocking)
+            for spdx in blocking:
+                self.stat_update(f"licence/{spdx}")
         return False, "non_permissive_licence"

@@ -12,7 +12,9 @@ from data_pipeline.filters.registry import register_filter
 @register_filter(10)
 class UnreadableFilter(CountingFilter):
     """Files the reader could not open (permissions, broken or folder symlinks, sockets): their
-    `read_error` says why."""
+    `read_error` says why. Links to files outside their repository (issue 18: a link to
+    /etc/passwd is not the repository's text) have their own reason, `link_outside_repository`;
+    records that did not parse (`invalid_record`) theirs."""
 
     name = "unreadable"
 
@@ -25,5 +27,9 @@ class UnreadableFilter(CountingFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if "read_error" in doc.metadata:
+            if doc.metadata.get("link_outside"):
+                return False, "link_outside_repository"
+            if doc.metadata.get("invalid_record"):
+                return False, "invalid_record"
             return False, "unreadable"
         return True

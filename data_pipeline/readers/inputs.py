@@ -2,8 +2,11 @@
 
     builtin:stdlib, a folder of repositories   RepositoryReader (one repo per sub-folder)
     a .yaml list of checked-out repositories   RepositoryReader (readers/sources.py list_repository_list)
+    a git repository (with .git), or a .txt list of them
+                                               RepositoryReader (readers/sources.py list_git_*)
     a .jsonl[.gz] / .parquet file, or a folder holding only such files
-                                               The Stack's schema (readers/stack.py)
+                                               The Stack's schema, v1 or v2 by each row's
+                                               columns (readers/stack.py, readers/stack_v2.py)
     hf:NAME_OR_DIR                             a `datasets` dataset in The Stack's schema
 
 `input_format` forces one (`repositories`, `stack`, `hf`); `auto` decides as above.
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING
 from datatrove.pipeline.readers.base import BaseReader
 
 from data_pipeline.readers.repositories import RepositoryReader
-from data_pipeline.readers.stack import stack_dataset_reader, stack_files_reader
+from data_pipeline.readers.stack import check_parquet, stack_dataset_reader, stack_files_reader
 from starforge.errors import DataError
 
 if TYPE_CHECKING:
@@ -57,4 +60,6 @@ def input_reader(cfg: CurateConfig, listing: Path) -> BaseReader:
     parquet = (path.suffix == ".parquet") if path.is_file() else any(path.glob("*.parquet"))
     if pattern is None:
         pattern = "*.parquet" if parquet else "*.json*"
-    return stack_files_reader(folder, pattern, parquet)
+    if parquet:
+        check_parquet([path] if path.is_file() else sorted(path.rglob("*.parquet")))
+    return stack_files_reader(folder, pattern, parquet, cfg.blob_store)

@@ -2,12 +2,23 @@
 
     SHARD_DIR/<rank>_tokens.bin, .idx   one pair per task, readable by megatron-core's
                                         `IndexedDataset(SHARD_DIR/<rank>_tokens)`
+    SHARD_DIR/<rank>_tokens.meta.json   the tokenizer's fingerprint, path and EOS id (written
+                                        before the shard, so a shard never lacks it)
     SHARD_DIR/config.yaml, summary.json
     SHARD_DIR/logs/                     datatrove logs and completion markers (resume)
 
 Each kept document is one sequence: its metadata prefix if curate drew one, its tokens, then
-the `<|endoftext|>` id (see `EscapingMegatronTokenizer`). Tokens are uint16
-when the vocabulary fits (< 65,536), else int32 (datatrove's choice, read from the .idx).
+the EOS id (see `EscapingMegatronTokenizer`): `<|endoftext|>` for ours, the folder's own
+`eos_token` for a public model's tokenizer (`--tokenizer HF_DIR`, any Hugging Face folder with a
+tokenizer.json). Tokens are uint16 when the vocabulary fits (< 65,536), else int32 (datatrove's
+choice, read from the .idx).
+
+Re-runs: datatrove skips the tasks it marked complete, so an output made with another
+tokenizer (retrained in place: same path, same config) would keep its old shards. Before any
+work the tokenizer's fingerprint is compared with every shard's meta.json in the output; a
+difference, or a shard without one, is refused with both hashes (use a new --output, or delete
+the folder). The kept/ input is checked first (`inputs.py`): a truncated or non-gzip file, a bad
+line or an unfinished curate run is one error, not a short shard.
 """
 
 from __future__ import annotations
@@ -25,10 +36,17 @@ from tokenizers import Tokenizer
 
 from data_pipeline.executor import run_pipeline
 from data_pipeline.stats import merge_task_stats
+from data_pipeline.tokenize.inputs import kept_files
 from starforge.errors import ConfigError, DataError
-from starforge.formats.records import record_files
-from starforge.formats.shards import shard_prefixes
-from starforge.formats.tokenizer import EOD, encode_text, escape_special_tokens, load_tokenizer, tokenizer_file
+from starforge.formats.shards import describe, meta_path, read_shard_meta, shard_prefixes, write_shard_meta
+from starforge.formats.tokenizer import (
+    encode_text,
+    eos_token_of,
+    escape_special_tokens,
+    load_tokenizer,
+    tokenizer_file,
+    tokenizer_fingerprint,
+)
 from starforge.run_dir import prepare, write_summary
 
 log = logging.getLogger(__name__)
@@ -43,7 +61,8 @@ class TokenizeConfig:
     input: Path | None = None
     """Folder of kept JSONL (`DIR/kept`)."""
     tokenizer: Path | None = None
-    """Tokenizer folder from `starforge data train-tokenizer` (its tokenizer.json is used)."""
+    """Tokenizer folder: from `starforge data train-tokenizer`, or a public model's Hugging Face
+    folder (its tokenizer.json, and its tokenizer_config.json's eos_token ends each document)."""
     output: Path | None = None
     """Shard folder to write."""
     tasks: int = 2
@@ -70,7 +89,14 @@ class EscapingMegatronTokenizer(MegatronDocumentTokenizer):
     `metadata.prefix` ([[token, value], ...], StarCoder's `<reponame>REPO<filename>PATH<gh_stars>N`
     then a newline, format/metadata_prefix.py) before the text, and `metadata.segments`
     ([[token, n_chars], ...], a structured notebook, format/jupyter.py) through it. Values and
-    text are encoded with escaping, so they cannot forge sentinels either."""
+    text are encoded with escaping, so they cannot forge sentinels either.
+
+    Each shard's `PREFIX.meta.json` (the tokenizer's fingerprint, `tokenizer_dir`, EOS id) is
+    written before its first token, by the task that writes the shard."""
+
+    def __init__(self, *args, tokenizer_dir: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tokenizer_dir = tokenizer_dir
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
@@ -103,6 +129,8 @@ class EscapingMegatronTokenizer(MegatronDocumentTokenizer):
         return ids + list(encoded_ids)
 
     def write_tokens(self, data, filename: str):
+        write_shard_meta(filename, tokenizer_fingerprint(self.tokenizer), self.tokenizer_dir,
+                         self.tokenizer.token_to_id(self.eos_token), opener=self.output_folder.open)
         out = MegatronTokenizedFile(self.output_folder, filename, upload_block_size=self.upload_block_size,
                                     token_size=self.token_size)
         for batch in batched(data, self.batch_size):
@@ -123,30 +151,53 @@ def tokenize(cfg: TokenizeConfig) -> dict:
     if cfg.input is None or cfg.tokenizer is None or cfg.output is None:
         raise ConfigError("tokenize needs --input DIR/kept, --tokenizer TOKDIR and --output SHARD_DIR")
     kept, tokenizer_json, out = Path(cfg.input), tokenizer_file(cfg.tokenizer), Path(cfg.output)
-    if not kept.is_dir() or not (files := record_files(kept)):
-        raise DataError(f"input '{kept}': no kept .jsonl.gz files; pass the kept/ folder written by "
-                        "`starforge data curate`")
-    if load_tokenizer(cfg.tokenizer).token_to_id(EOD) is None:
-        raise DataError(f"tokenizer '{cfg.tokenizer}': has no {EOD} token; train it with `starforge data train-tokenizer`")
+    tokenizer = load_tokenizer(cfg.tokenizer)
+    eos = eos_token_of(tokenizer_json.parent)
+    if tokenizer.token_to_id(eos) is None:
+        raise DataError(f"tokenizer '{cfg.tokenizer}': has no {eos} token (its end-of-document token); train it "
+                        "with `starforge data train-tokenizer` or fix eos_token in its tokenizer_config.json")
+    fingerprint = tokenizer_fingerprint(tokenizer)
+    files = kept_files(kept)
+    check_previous_shards(out, fingerprint, cfg.tokenizer)
     tasks = min(cfg.tasks, len(files))
     prepare(out, cfg, inputs=[kept, cfg.tokenizer], command="data tokenize", neutral=RESUME_NEUTRAL)
 
     started = time.perf_counter()
     pipeline = [
         JsonlReader(str(kept), glob_pattern="*.jsonl.gz", recursive=False, add_file_path=False),
-        EscapingMegatronTokenizer(str(out), tokenizer_name_or_path=str(tokenizer_json), eos_token=EOD,
-                                  batch_size=cfg.batch_size),
+        EscapingMegatronTokenizer(str(out), tokenizer_name_or_path=str(tokenizer_json), eos_token=eos,
+                                  batch_size=cfg.batch_size, tokenizer_dir=str(Path(cfg.tokenizer).resolve())),
     ]
     run_pipeline(pipeline, tasks, cfg.workers, str(out / "logs"))
     wall = time.perf_counter() - started
 
-    reader, tokenizer = merge_task_stats(out / "logs", pipeline)  # by block, in pipeline order
-    docs, text_bytes, tokens = reader.get("documents", 0), reader.get("doc_len", 0), tokenizer.get("tokens", 0)
+    reader, writer = merge_task_stats(out / "logs", pipeline)  # by block, in pipeline order
+    docs, text_bytes, tokens = reader.get("documents", 0), reader.get("doc_len", 0), writer.get("tokens", 0)
     shards = [str(p) for p in shard_prefixes(out, required=False)]
     summary = write_summary(out, "data", {"docs": int(docs), "tokens": int(tokens), "chars": int(text_bytes),
-                                          "shards": shards, "wall_s": round(wall, 2),
+                                          "shards": shards, "tokenizer": str(cfg.tokenizer),
+                                          "tokenizer_sha256": fingerprint["sha256"], "eos_token": eos,
+                                          "wall_s": round(wall, 2),
                                           "tokens_per_s": round(tokens / wall) if wall > 0 else None},
                             {"shards": str(out)}, command="data tokenize")
     log.info("tokenize: %d docs in, %d tokens out (%.2f chars/token), %.1f s (%.0f tokens/s); shards: %s",
              docs, tokens, text_bytes / max(tokens, 1), wall, summary["tokens_per_s"] or 0, ", ".join(shards))
     return summary
+
+
+def check_previous_shards(out: Path, fingerprint: dict, tokenizer: Path) -> None:
+    """Refuse an output whose shards another tokenizer made (or that predate fingerprints):
+    datatrove would skip their completed tasks and leave them as they are."""
+    if not out.is_dir():
+        return
+    for idx in sorted(out.glob("*.idx")):
+        prefix = idx.with_suffix("")
+        meta = read_shard_meta(prefix)
+        if meta is None:
+            raise DataError(f"{out}: shard {idx.name} has no {meta_path(prefix).name} (made before starforge "
+                            "recorded the tokenizer), so it cannot be checked against this tokenizer; pass a new "
+                            "--output, or delete the folder to start over")
+        if meta["tokenizer"]["sha256"] != fingerprint["sha256"]:
+            raise DataError(f"{out}: its shards were made by tokenizer {describe(meta['tokenizer'], meta.get('tokenizer_path'))}, "
+                            f"--tokenizer is now {describe(fingerprint, tokenizer)} (retrained?); the old shards would "
+                            "be kept: pass a new --output, or delete the folder to start over")

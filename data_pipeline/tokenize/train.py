@@ -19,9 +19,10 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from data_pipeline.tokenize.inputs import kept_files
 from starforge.config import save_config
 from starforge.errors import ConfigError, DataError
-from starforge.formats.records import read_records, record_files
+from starforge.formats.records import read_records
 from starforge.formats.tokenizer import SPECIAL_TOKENS, escape_special_tokens, save_tokenizer
 from starforge.log import progress
 from starforge.run_dir import write_summary
@@ -63,7 +64,8 @@ def train_tokenizer(cfg: TrainTokenizerConfig) -> dict:
     """Train on every kept record's text; returns (and writes to summary.json) the summary."""
     if cfg.input is None or cfg.output is None:
         raise ConfigError("train-tokenizer needs --input DIR/kept and --output TOKDIR")
-    files = _kept_files(Path(cfg.input))
+    # not read twice: read_records below raises the same one-line FormatError mid-training
+    files = kept_files(Path(cfg.input), validate=False)
     started = time.perf_counter()
     counts = {"docs": 0, "bytes": 0}
 
@@ -101,12 +103,3 @@ def train_tokenizer(cfg: TrainTokenizerConfig) -> dict:
     log.info("train-tokenizer: %d docs (%.1f MB) in, vocab %d, %.1f s (%.2f MB/s); output: %s",
              summary["docs"], summary["bytes"] / 1e6, summary["vocab_size"], wall, summary["mb_per_s"], out)
     return summary
-
-
-def _kept_files(kept: Path) -> list[Path]:
-    if not kept.is_dir():
-        raise DataError(f"input '{kept}': no such folder; pass the kept/ folder written by `starforge data curate`")
-    files = record_files(kept)
-    if not files:
-        raise DataError(f"input '{kept}': no .jsonl.gz files; pass the kept/ folder written by `starforge data curate`")
-    return files

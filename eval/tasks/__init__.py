@@ -7,6 +7,7 @@ is cut, and which program tests a generation. It never runs code: `starforge.san
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import importlib
 import pkgutil
@@ -54,6 +55,11 @@ class Task:
     def problems(self) -> list[Problem]:
         raise NotImplementedError
 
+    def prompt_tokenization(self, tokenizer: Any) -> contextlib.AbstractContextManager:
+        """Entered around generation with the model's tokenizer: prompts are text, tokenized as
+        the tokenizer says (the default). FIM tasks check and parse their sentinels (`fim.py`)."""
+        return contextlib.nullcontext()
+
     def check_runnable(self) -> None:
         """Raise `EvalError` when this machine cannot run the task's programs (a missing
         compiler): called before any generation, so an hour of sampling is not lost."""
@@ -73,8 +79,9 @@ class Task:
         return prompt + stop_at_stop_words(generation[len(prompt):], self.stop_words + extra_stop_words)
 
     def program(self, generation: str, problem: Problem) -> Program:
-        """The harness runs `generation + "\\n" + reference` in one namespace."""
-        return Program(generation, "\n" + self.reference(problem))
+        """The harness runs `generation + "\\n" + reference` in one namespace; a problem with its own
+        time limit (`extra["timeout"]`: HumanEval+'s, MBPP+'s) runs under it."""
+        return Program(generation, "\n" + self.reference(problem), timeout=problem.extra.get("timeout"))
 
     def canonical_generation(self, problem: Problem) -> str:
         """A generation made of the reference solution, for checking the task end to end

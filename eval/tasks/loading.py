@@ -11,17 +11,56 @@ people actually have on disk:
   nuprl/MultiPL-E), so one path serves `--tasks multiple-*`;
 - any other directory `datasets.load_dataset` understands (a hub snapshot with `data/*.parquet`).
 
-Without a path we try the hub, which fails fast only when `HF_HUB_OFFLINE=1`. Every failure is
-one `EvalError` line saying how to provide the data.
+Without a path we try the hub. When its endpoint does not even accept a TCP connection (no
+network), `offline_unless_reachable` first switches huggingface_hub and datasets to offline mode
+for the process: the local cache still serves, and a miss fails at once, where their retries
+took ~25 s and printed a warning per try. Every failure is one `EvalError` line saying how to
+provide the data.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from starforge.errors import EvalError
+
+HUB_PROBE_SECONDS = 3.0
+
+
+@lru_cache(maxsize=1)
+def _hub_reachable() -> bool:
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)),
+                                 timeout=HUB_PROBE_SECONDS).close()
+    except OSError:
+        return False
+    return True
+
+
+def offline_unless_reachable() -> None:
+    """Offline mode (`HF_HUB_OFFLINE`, `HF_DATASETS_OFFLINE`) for this process when the hub's
+    endpoint refuses or drops a connection; nothing changes behind a proxy or when already offline."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+        return
+    if _hub_reachable():
+        return
+    os.environ["HF_HUB_OFFLINE"] = os.environ["HF_DATASETS_OFFLINE"] = "1"
+    for module, names in (("huggingface_hub.constants", ("HF_HUB_OFFLINE",)),
+                          ("datasets.config", ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))):
+        if module in sys.modules:  # already imported: their flags were read from the environment then
+            for name in names:
+                setattr(sys.modules[module], name, True)
+
 
 _FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
@@ -93,6 +132,7 @@ def load_records(data_path: str | None, *, task: str, how: str, required: set[st
             else:
                 raise EvalError(f"{task}: --load_data_path {data_path}: no such file or directory; {how}")
         elif hub is not None:
+            offline_unless_reachable()
             from datasets import load_dataset
 
             where = f"the hub ({hub[0]}{'/' + hub[1] if hub[1] else ''})"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.tasks import Problem, Task, register_task
+from eval.tasks.loading import offline_unless_reachable
 from starforge.errors import EvalError
 
 TEST_IDS = range(11, 511)  # the "full" config's test split
@@ -49,6 +50,7 @@ def load_mbpp_records(data_path: str | None) -> list[dict[str, Any]]:
         else:
             raise EvalError(f"--load_data_path {path}: no such file or directory; {HOW}")
     else:
+        offline_unless_reachable()
         try:
             from datasets import load_dataset
 

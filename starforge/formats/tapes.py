@@ -110,12 +110,30 @@ class Tape:
         return len(moved)
 
 
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "prompt": {"text": (str,)},
+    "completion": {"sample": (int,), "text": (str,)},
+    "execution": {"sample": (int,), "status": (str,), "tests": (list,)},
+    "reward": {"sample": (int,), "value": (int, float)},
+    "advantage": {"sample": (int,), "value": (int, float)},
+    "curriculum": {"state": (dict,)},
+}
+"""Fields each step type carries beyond the common ones, with their JSON types."""
+
+
 def _step(rec: Any) -> dict[str, Any]:
     if not isinstance(rec, dict):
         raise TypeError("expected a JSON object")
-    if rec["type"] not in TYPES:
-        raise ValueError(f"unknown type {rec['type']!r}")
-    rec["step"], rec["run_id"]  # noqa: B018 - required fields
+    kind = rec["type"]
+    if not isinstance(kind, str) or kind not in TYPES:
+        raise ValueError(f"unknown type {kind!r}")
+    fields = {"run_id": (str,), "step": (int,), "problem_id": (str, type(None)), "category": (str, type(None)),
+              **_FIELDS[kind]}
+    for name, types in fields.items():
+        value = rec[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ValueError(f"{kind} step: field {name!r} is {type(value).__name__}, expected "
+                             + " or ".join("null" if t is type(None) else t.__name__ for t in types))
     return rec
 
 

@@ -25,7 +25,14 @@ document boundaries or FIM sentinels, and decoding would not give the file back.
   piece under the policy whatever the tokenizer's flag).
 
 Consequence: a special id in a shard is always a real sentinel, and
-`decode(encode(text).ids) == text` for every kept file.
+`decode(encode(text).ids) == text` for every kept file. The one place sentinels are parsed from
+a string is an eval FIM prompt (`eval/tasks/fim.py`), which is ours, not data.
+
+Fingerprint (`tokenizer_fingerprint`, `fingerprint_of`): what makes two tokenizers give the same
+ids. `data tokenize` writes it beside every shard (formats/shards.py), `pretrain train` and
+`finetune continue` refuse shards of another tokenizer than the model's and store it in each
+checkpoint's meta.json, export copies it into export_report.json, and eval's FIM tasks check
+the model folder's tokenizer against it where they take their sentinels.
 """
 
 from __future__ import annotations
@@ -95,6 +102,24 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     return escape_special_tokens(tokenizer)
 
 
+def eos_token_of(path: str | Path) -> str:
+    """The end-of-document token of a tokenizer folder: `eos_token` of its tokenizer_config.json
+    (as transformers reads it: a string or an `{"content": ...}` object), `<|endoftext|>` when it
+    names none (ours, and a bare tokenizer.json). A public model's folder (`data tokenize
+    --tokenizer HF_DIR`) so ends its documents with its own EOS."""
+    config = Path(path) / "tokenizer_config.json"
+    if not config.is_file():
+        return EOD
+    try:
+        eos = json.loads(config.read_text(encoding="utf-8")).get("eos_token")
+    except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FormatError(f"{config}: not a tokenizer_config.json ({reason}); {HOW}") from None
+    if isinstance(eos, dict):
+        eos = eos.get("content")
+    return eos if isinstance(eos, str) and eos else EOD
+
+
 def save_tokenizer(tokenizer: Tokenizer, folder: Path, model_max_length: int) -> None:
     """Write `tokenizer` as a Hugging Face folder that `AutoTokenizer.from_pretrained` loads with
     the escaping policy (`split_special_tokens: true`) and `<|endoftext|>` as EOS, BOS and UNK."""
@@ -138,3 +163,8 @@ def tokenizer_fingerprint(tokenizer: Any) -> dict[str, Any]:
     special_ids = {tok: tokenizer.token_to_id(tok) for tok in SPECIAL_TOKENS}
     return {"sha256": digest.hexdigest(), "vocab_size": tokenizer.get_vocab_size(with_added_tokens=True),
             "special_ids": {tok: i for tok, i in special_ids.items() if i is not None}}
+
+
+def fingerprint_of(path: str | Path) -> dict[str, Any]:
+    """`tokenizer_fingerprint` of a tokenizer folder (or its tokenizer.json), loaded with `load_tokenizer`."""
+    return tokenizer_fingerprint(load_tokenizer(path))

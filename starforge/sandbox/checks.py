@@ -33,12 +33,18 @@ from __future__ import annotations
 
 import ast
 import builtins
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import CodeType
 from typing import Any
 
 from starforge.sandbox.verdicts import CALL, HOST_MATH, HOST_NAMES, MATH_NAMES, host_eval, to_source
+
+AST_LOCK = threading.RLock()
+"""Held around every conversion between source, `ast` objects and code. CPython 3.11.7 keeps the
+AST converter's recursion depth per interpreter, not per thread (CPython issue gh-106905), so two
+pool threads parsing at once fail with "AST constructor recursion depth mismatch"."""
 
 MAX_CALLS = 2000
 """Most calls (after unrolling loops) a split test may make; beyond, the in-process path."""
@@ -85,6 +91,11 @@ class SplitTest:
 @lru_cache(maxsize=8192)
 def split_test(test: str) -> SplitTest | None:
     """The split of a test (the code after the sample), or None when it keeps the in-process path."""
+    with AST_LOCK:
+        return _split(test)
+
+
+def _split(test: str) -> SplitTest | None:
     try:
         module = ast.parse(test)
     except (SyntaxError, ValueError, MemoryError, RecursionError):

@@ -146,6 +146,8 @@ class Sandbox:
             message = {"uid": uid, "gid": uid, "files": program.files,
                        "env": {**isolation.clean_env(), **(program.env or {})},  # the runner adds HOME, TMPDIR
                        "steps": steps}
+            if verdict := protocol.oversize(message):
+                return ExecResult(False, verdict, 0.0)
             return _Job(message, sum(s["timeout"] for s in steps) + 1.0 * len(steps))
         timeout = cfg.timeout
         split = None
@@ -168,6 +170,8 @@ class Sandbox:
                    "rlimits": protocol.rlimits(cfg, timeout, self.drop_uid)}
         if split is not None:
             message.update(calls=list(split.calls), setup=split.setup)
+        if verdict := protocol.oversize(message):  # before any runner reads it (protocol.MESSAGE_LIMIT)
+            return ExecResult(False, verdict, 0.0)
         return _Job(message, timeout, split)
 
     def _add_binds(self, paths: Sequence[str]) -> None:

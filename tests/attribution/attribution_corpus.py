@@ -12,8 +12,20 @@ from pathlib import Path
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 TEXTKIT = ("textwrap.py", "heapq.py", "bisect.py", "fnmatch.py", "shlex.py")
-MIT = ("MIT License\n\nCopyright (c) 2024 Example\n\nPermission is hereby granted, free of charge, to any "
-       "person obtaining a copy of this software...\n")
+MIT = ("MIT License\n\nCopyright (c) 2024 Example\n\n"
+       "Permission is hereby granted, free of charge, to any person obtaining a copy of this software and "
+       "associated documentation files (the \"Software\"), to deal in the Software without restriction, "
+       "including without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, "
+       "and/or sell copies of the Software, and to permit persons to whom the Software is furnished to do so, "
+       "subject to the following conditions:\n\nThe above copyright notice and this permission notice shall be "
+       "included in all copies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", "
+       "WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF "
+       "MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR "
+       "COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, "
+       "TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN "
+       "THE SOFTWARE.\n")
+"""The whole MIT text (SPDX's): the licence detector (starforge/formats/licences.py) recognises
+licences by score, and one sentence of MIT scores too low to be called MIT."""
 
 
 def make_corpus(root: Path) -> Path:

@@ -31,7 +31,7 @@ def test_record_that_is_not_json_names_file_and_line(tmp_path):
 def test_licence_detected_from_licence_file_else_unknown(corpus):
     assert detect_licence(corpus / "textkit") == "MIT"
     assert detect_licence(corpus / "jsonlib") == "unknown"
-    assert detect_licence(STDLIB) == "PSF-2.0"
+    assert detect_licence(STDLIB) == "Python-2.0.1"  # CPython's LICENSE.txt, by SPDX's texts
 
 
 def test_plain_folder_is_one_shard_of_repositories(corpus):

@@ -12,21 +12,11 @@ import pytest
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 FILES = Path(__file__).with_name("files")
 
-MIT_TEXT = """MIT License
+PACKAGES = Path(__file__).with_name("fixtures") / "packages"
+"""Real released packages (npm tarballs, PyPI sdists): their licence files and a few source files."""
 
-Copyright (c) 2024 Example
-
-Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
-associated documentation files (the "Software"), to deal in the Software without restriction...
-
-THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.
-"""
-
-APACHE_TEXT = """
-                                 Apache License
-                           Version 2.0, January 2004
-                        http://www.apache.org/licenses/
-"""
+MIT_TEXT = (PACKAGES / "debug-4.3.4" / "LICENSE").read_text(encoding="utf-8")  # MIT, with 'AS IS' in single quotes
+APACHE_TEXT = (PACKAGES / "packaging-24.1" / "LICENSE.APACHE").read_text(encoding="utf-8")
 
 FIM_SOURCE = '''"""Builds fill-in-the-middle samples."""
 
@@ -38,11 +28,7 @@ def psm(prefix, middle, suffix):
     return f"<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>{middle}" + EOD
 '''
 
-GPL_TEXT = """                    GNU GENERAL PUBLIC LICENSE
-                       Version 3, 29 June 2007
-
- Copyright (C) 2007 Free Software Foundation, Inc. <https://fsf.org/>
-"""
+GPL_TEXT = (PACKAGES / "yamllint-1.35.1" / "LICENSE").read_text(encoding="utf-8")  # GPL-3.0
 
 SETTINGS_SOURCE = '''"""Deployment settings."""
 
@@ -64,6 +50,7 @@ EXPECTED = {
     "alpha/idle_16.png": "binary",
     "alpha/big.txt": "too_large",
     "alpha/broken_link.py": "unreadable",
+    "alpha/hosts.txt": "link_outside_repository",  # a link to /etc/hosts: never read (issue 18)
     "alpha/fim.py": "kept",
     "alpha/web/clipboard.min.js": "max_line_length",
     "alpha/web/redirect.html": "html_visible_text",
@@ -81,7 +68,7 @@ EXPECTED = {
     "beta/json/__init__.py": "kept",
     "beta/settings.py": "kept",
     "gamma/COPYING": "unknown_language",
-    "gamma/main.py": "unknown_licence",  # GPL: not a licence the detector names, so not permissive
+    "gamma/main.py": "non_permissive_licence",  # GPL-3.0: named, not unknown
 }
 INPUT_FILES = [k for k in EXPECTED if "#" not in k]
 """EXPECTED less the documents conversion adds (a notebook's structured form)."""
@@ -103,6 +90,7 @@ def make_corpus(root: Path, big_bytes: int = 2_000_000) -> Path:
     with open(alpha / "big.txt", "wb") as f:  # sparse: large on paper, nothing to read
         f.truncate(big_bytes)
     os.symlink(alpha / "missing.py", alpha / "broken_link.py")
+    os.symlink("/etc/hosts", alpha / "hosts.txt")
     (alpha / "fim.py").write_text(FIM_SOURCE)
     (alpha / "__pycache__" / "textwrap.cpython-311.pyc").write_bytes(b"\x00compiled")  # never listed
     shutil.copy(STDLIB / "json" / "scanner.py", alpha / "pkg" / "scanner.py")

@@ -123,12 +123,12 @@ def test_empty_corpus_is_a_data_error(tmp_path: Path):
     assert not (tmp_path / "out").exists()
 
 
-def test_nothing_kept_is_a_data_error(tmp_path: Path):
+def test_nothing_kept_is_a_result_with_every_file_removed(tmp_path: Path):
     repo = tmp_path / "corpus" / "r"
     repo.mkdir(parents=True)
     (repo / "empty.py").write_bytes(b"\n")
-    with pytest.raises(DataError, match="no file kept out of 1"):
-        curate(CurateConfig(input=str(tmp_path / "corpus"), output=tmp_path / "out", workers=1))
+    stats = curate(CurateConfig(input=str(tmp_path / "corpus"), output=tmp_path / "out", workers=1))
+    assert stats["totals"]["kept"] == 0 and stats["result"].startswith("nothing kept: all 1 files removed")
     assert outcomes(tmp_path / "out")["r/empty.py"][0][0] == "empty"
 
 
@@ -144,8 +144,7 @@ def test_output_inside_input_refused(corpus: Path):
 def test_resume_reads_the_saved_listing(tmp_path: Path):
     root = make_corpus(tmp_path / "corpus")
     cfg = CurateConfig(input=str(root), output=tmp_path / "out", tasks=2, workers=1)
-    curate(cfg)
-    (root / "alpha" / "late.py").write_text("x = 1\n")
+    curate(cfg)  # (a corpus that changed since is refused: test_rerun_on_a_changed_corpus_...)
     for marker in (tmp_path / "out" / "logs").glob("*/completions/*"):
         marker.unlink()  # as if every task had crashed
     assert curate(cfg)["totals"]["files"] == len(INPUT_FILES)
@@ -221,3 +220,22 @@ def test_stats_name_the_new_steps(curated: Path):
                      "decontamination"]
     assert stats["pii"]["documents_redacted"] >= 1 and stats["pii"]["redacted_email"] >= 1
     assert stats["dedup"]["near_duplicates"] == 1
+
+
+def test_rerun_on_a_changed_corpus_is_refused_naming_the_change(tmp_path: Path):
+    repo = tmp_path / "corpus" / "r"
+    repo.mkdir(parents=True)
+    from tests.data_pipeline.conftest import MIT_TEXT, STDLIB
+
+    (repo / "LICENSE").write_text(MIT_TEXT)
+    (repo / "colorsys.py").write_text((STDLIB / "colorsys.py").read_text())
+    cfg = CurateConfig(input=str(tmp_path / "corpus"), output=tmp_path / "out", tasks=1, workers=1, pii=None)
+    curate(cfg)
+    assert curate(cfg)["totals"]["kept"] == 1  # unchanged: resumes
+    (repo / "new.py").write_text("print('new')\n")
+    with pytest.raises(DataError, match=r"input changed since this run listed it \(1 added \(r/new.py\)\)"):
+        curate(cfg)
+    (repo / "new.py").unlink()
+    (repo / "colorsys.py").write_text("changed = True\n")
+    with pytest.raises(DataError, match=r"1 changed \(r/colorsys.py\)"):
+        curate(cfg)

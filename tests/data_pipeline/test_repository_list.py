@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,18 +18,28 @@ SCANNER = (STDLIB / "json" / "scanner.py").read_text()
 
 
 def checkout(root: Path, name: str, text: str) -> Path:
+    """A real git repository with one commit (LICENSE, scanner.py)."""
     repo = root / name
-    (repo / ".git").mkdir(parents=True)
-    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    repo.mkdir(parents=True)
     (repo / "LICENSE").write_text(MIT_TEXT)
     (repo / "scanner.py").write_text(text)
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "import")
     return repo
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                          check=True, capture_output=True, text=True).stdout
 
 
 def test_list_with_stars_keeps_most_starred_near_copy(tmp_path: Path):
     checkout(tmp_path / "src", "fork", SCANNER.replace("NUMBER_RE", "NUMBER_PATTERN", 1))
     checkout(tmp_path / "src", "upstream", SCANNER + "\n# upstream\n")
     shutil.copy(STDLIB / "colorsys.py", tmp_path / "src" / "upstream" / "colorsys.py")
+    git(tmp_path / "src" / "upstream", "add", "colorsys.py")
+    git(tmp_path / "src" / "upstream", "commit", "-q", "-m", "colorsys")
     listing = tmp_path / "repos.yaml"
     listing.write_text("- {path: src/fork, name: alice/json-fork, stars: 3}\n"
                        "- {path: src/upstream, name: python/json, stars: 900, updated: '2024-05-01T00:00:00Z'}\n")

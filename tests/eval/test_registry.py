@@ -17,6 +17,7 @@ PAPER = re.compile(r"arXiv \d{4}\.\d{4,5}|IEEE TSE|JASA")
 EXPECTED = {"humaneval", "humaneval-unstripped", "mbpp", "santacoder_fim", "starcoder_fim", "perplexity",
             "humaneval-infilling-single-line", "humaneval-infilling-multi-line",
             "humaneval-infilling-random-span", "humaneval-infilling-random-span-light",
+            "humanevalplus", "humanevalplus-unstripped", "mbppplus",
             *(f"multiple-{lang}" for lang in ("js", "java", "cpp", "rs", "pl", "sh"))}
 
 

@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from finetune.models import load_tokenizer, use_cpu
 from finetune.sft import LoraConfig, SFTConfig, load_model_and_tokenizer, read_sft_records, sft
 from starforge.errors import FinetuneError, FormatError
 
@@ -48,7 +49,7 @@ def test_unloadable_model_dir_is_one_line_error(tmp_path):
         load_model_and_tokenizer(tmp_path)
 
 
-def test_instruction_chat_and_commit_records_use_starcoder_tokens(tmp_path):
+def test_instruction_chat_and_commit_records_use_starcoder_tokens(tiny_model, tmp_path):
     path = tmp_path / "d.jsonl"
     recs = [
         {"instruction": "Add one.", "input": "x=1", "response": "x + 1"},
@@ -56,7 +57,8 @@ def test_instruction_chat_and_commit_records_use_starcoder_tokens(tmp_path):
         {"before": "a = 1\n", "message": "bump", "after": "a = 2\n"},
     ]
     path.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
-    inst, chat, commit = read_sft_records(path, "<|endoftext|>")
+    _, tok = load_model_and_tokenizer(tiny_model)  # no template of its own: StarChat's
+    inst, chat, commit = read_sft_records(path, tok)
     assert inst["prompt"] == "<|user|>\nAdd one.\n\nx=1<|end|>\n<|assistant|>\n"
     assert inst["completion"] == "x + 1<|end|>\n<|endoftext|>"
     assert chat["prompt"].startswith("<|user|>\nhi<|end|>") and chat["completion"].startswith("hello")
@@ -64,11 +66,11 @@ def test_instruction_chat_and_commit_records_use_starcoder_tokens(tmp_path):
     assert commit["completion"] == "a = 2\n<|endoftext|>"
 
 
-def test_bad_sft_line_names_file_and_line(tmp_path):
+def test_bad_sft_line_names_file_and_line(tiny_model, tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text('{"instruction": "x", "response": "y"}\n{"instruction": "x", "response": 3}\n')
     with pytest.raises(FormatError, match=r"d.jsonl:2: field 'response' must be a string"):
-        read_sft_records(path, "<|endoftext|>")
+        read_sft_records(path, load_tokenizer(tiny_model))
 
 
 def test_packing_refused_where_examples_would_attend_to_each_other(tiny_model, problem_files, tmp_path):
@@ -86,3 +88,36 @@ def test_packing_refused_where_examples_would_attend_to_each_other(tiny_model, p
     assert not torch.allclose(alone, packed, atol=1e-4)
     with pytest.raises(FinetuneError, match="packing.*flash_attention"):
         sft(tiny_model, problem_files["train"], tmp_path / "p", SFTConfig(max_steps=1, packing=True))
+
+
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def test_a_tokenizer_with_its_own_chat_template_renders_the_records(tiny_model, tmp_path):
+    """A model that ships a chat template (ChatML here) is trained in its own format: StarChat's
+    template and tokens are only for tokenizers without one."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    own = tmp_path / "chatml"
+    shutil.copytree(tiny_model, own)
+    tok = AutoTokenizer.from_pretrained(own)
+    tok.chat_template = CHATML
+    tok.save_pretrained(own)
+    _, tok = load_model_and_tokenizer(own)
+    assert tok.chat_template == CHATML
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"instruction": "Add one.", "response": "x + 1"}) + "\n")
+    [pair] = read_sft_records(path, tok)
+    assert pair["prompt"] == "<|im_start|>user\nAdd one.<|im_end|>\n<|im_start|>assistant\n"
+    assert pair["completion"] == "x + 1<|im_end|>\n" + tok.eos_token
+
+
+def test_training_device_comes_from_the_config(tmp_path):
+    from finetune.sft_trainer import trl_sft_args
+
+    assert trl_sft_args(SFTConfig(device="cpu"), tmp_path, False).use_cpu
+    assert trl_sft_args(SFTConfig(device="auto"), tmp_path, False).use_cpu == (not torch.cuda.is_available())
+    assert use_cpu("auto") == (not torch.cuda.is_available())

@@ -2,7 +2,8 @@
 
 import pytest
 
-from finetune.sft import SFTConfig, load_model_and_tokenizer, make_trainer, read_sft_records, sft
+from finetune.sft import SFTConfig, load_model_and_tokenizer, read_sft_records, sft
+from finetune.sft_trainer import make_trainer
 from starforge.errors import ConfigError
 from starforge.modeling.pause import PAUSE_TOKEN
 from starforge.modeling.seqvcr import SeqVcrConfig
@@ -55,7 +56,7 @@ def test_num_pause_puts_pauses_between_prompt_and_response_outside_the_loss(tiny
     tok.add_special_tokens({"additional_special_tokens": [PAUSE_TOKEN]})
     model.resize_token_embeddings(len(tok))
     pause_id = tok.convert_tokens_to_ids(PAUSE_TOKEN)
-    pairs = read_sft_records(problem_files["train"], tok.eos_token)[:4]
+    pairs = read_sft_records(problem_files["train"], tok)[:4]
     trainer = make_trainer(model, tok, _cfg(num_pause=3), tmp_path / "p", pairs, [])
     ex = trainer.train_dataset[0]
     prompt_ids = tok(pairs[0]["prompt"])["input_ids"]
@@ -85,7 +86,7 @@ def test_seqvcr_statistics_leave_right_padding_out(tiny_model, problem_files, tm
     from starforge.modeling.seqvcr import seqvcr_terms
 
     model, tok = load_model_and_tokenizer(tiny_model)
-    pairs = read_sft_records(problem_files["train"], tok.eos_token)[:8]
+    pairs = read_sft_records(problem_files["train"], tok)[:8]
     trainer = make_trainer(model, tok, _cfg(seqvcr=SeqVcrConfig(projection_size=16)), tmp_path / "m", pairs, [])
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
     mask = batch["attention_mask"]

@@ -34,7 +34,7 @@ def test_humaneval_samples_dropped_and_mbpp_without_a_file_skipped_in_one_line(t
                     Execution(1.0, [], "ok"), sample=0, kind="eval")
         tape.sample(0, "train/1", "level1", PROMPT, "\n    return x + 2\n", Execution(1.0, [], "ok"), sample=0)
     with caplog.at_level(logging.INFO, logger="starforge.decontam"):
-        texts = contamination_texts(["humaneval", "mbpp"])
+        texts = list(contamination_texts(["humaneval", "mbpp"]))  # lazy: read when consumed
     assert [r.getMessage() for r in caplog.records if "mbpp" in r.getMessage()] == [
         "decontamination: no local file for benchmark 'mbpp'; skipped (pass mbpp=PATH, a JSONL/JSON file of its items)"]
     stats = tapes_to_sft([tmp_path / "eval_tape.jsonl"], tmp_path / "sft.jsonl", decontaminate=texts)

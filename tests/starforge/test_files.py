@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from starforge.files import walk_files
+from starforge.files import leaves_root, walk_files
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -70,3 +70,14 @@ def test_a_file_root_is_itself_and_a_missing_root_is_empty(tree: Path):
 def test_unknown_link_policy_is_refused(tree: Path):
     with pytest.raises(ValueError, match="links='resolve'"):
         list(walk_files(tree, links="resolve"))
+
+
+def test_links_leaving_the_root_are_never_read_through(tmp_path: Path):
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "a.py").write_text("x = 1\n")
+    os.symlink("/etc/passwd", tmp_path / "repo" / "passwd.py")
+    os.symlink(tmp_path / "repo" / "a.py", tmp_path / "repo" / "b.py")
+    assert rel(tmp_path / "repo", walk_files(tmp_path / "repo", links="follow")) == ["a.py", "b.py"]
+    assert leaves_root(tmp_path / "repo" / "passwd.py", tmp_path / "repo")
+    assert not leaves_root(tmp_path / "repo" / "b.py", tmp_path / "repo")
+    assert not leaves_root(tmp_path / "repo" / "a.py", tmp_path / "repo")

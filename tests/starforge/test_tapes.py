@@ -54,7 +54,8 @@ def test_bad_tape_line_names_file_and_line(tmp_path):
 
 
 def test_step_without_run_id_names_the_field(tmp_path):
-    (tmp_path / "t.jsonl").write_text('{"type": "reward", "run_id": "r", "step": 0}\n{"type": "reward", "step": 1}\n')
+    (tmp_path / "t.jsonl").write_text('{"type": "reward", "run_id": "r", "step": 0, "problem_id": "p", "category": "c", '
+                                      '"sample": 0, "value": 1.0}\n{"type": "reward", "step": 1}\n')
     with pytest.raises(FormatError, match=r"t.jsonl:2: not a tape step \(missing field 'run_id'\)"):
         list(read_tape(tmp_path / "t.jsonl"))
 
