@@ -39,9 +39,6 @@ from starforge.run_dir import claim_outputs, made_by_command, write_summary
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
 @dataclass
 class DemoConfig:
     output: Path = Path("runs/demo")
@@ -52,12 +49,12 @@ class DemoConfig:
     """Parallel datatrove workers (the demo targets a 2-core machine)."""
     vocab_size: int = 8192
     """BPE vocabulary: small, so the output layer does not dominate a tiny model."""
-    pretrain_config: Path = REPO_ROOT / "configs" / "runs" / "pretrain-tiny.yaml"
-    """Run preset for the tiny StarCoder-shaped model."""
+    pretrain_config: Path = Path("configs/runs/pretrain-tiny.yaml")
+    """Run preset for the tiny StarCoder-shaped model (a file, or a shipped preset as the docs name it)."""
     pretrain_overrides: list[str] = field(default_factory=list)
     """Extra `key=value` overrides for the pretrain run config (each becomes a `--set`)."""
-    eval_config: Path = REPO_ROOT / "configs" / "eval" / "demo.yaml"
-    """Eval preset: HumanEval, n samples per problem, sandboxed execution."""
+    eval_config: Path = Path("configs/eval/demo.yaml")
+    """Eval preset: HumanEval, n samples per problem, sandboxed execution (a file or a shipped preset)."""
     eval_overrides: list[str] = field(default_factory=list)
     """Extra `key=value` overrides for the eval config (each becomes a `--set`)."""
     attribution_min_len: int = 32
