@@ -135,8 +135,7 @@ def curate(cfg: CurateConfig) -> dict:
     elif fmt == "stack" and not Path(cfg.input).exists():
         raise DataError(f"input '{cfg.input}': no such file or folder")
 
-    stage_pipelines = {"filter": pipelines.filter_stage(cfg, out), "dedup_find": pipelines.dedup_find_stage(cfg, out),
-                       "dedup_filter": pipelines.dedup_filter_stage(cfg, out)}
+    stage_pipelines = pipelines.stage_pipelines(cfg, out)
     if cfg.dry_run:
         plan = describe_plan(cfg, out, stage_pipelines)
         print(plan)
@@ -212,14 +211,14 @@ def collect_stats(out: Path, wall_s: float | None = None) -> dict:
         log.warning("stats do not add up: %d files read (+%d from conversion), %d kept + %d removed", files, added,
                     kept, totals["removed"])
     summary: dict = {"steps": steps, "totals": totals}
-    other = {name: s for stage in ("dedup_find", "dedup_filter") for name, s in merged[stage].items()
+    other = {name: s for stage in STAGES[1:] for name, s in merged[stage].items()
              if name not in pipelines.STEPS and "reader" not in name.lower()}
     for name, s in other.items():
         if "redact" in name.lower():
             summary["pii"] = {k: v for k, v in s.items() if not k.startswith(("mean", "time"))}
         elif "prefix" in name.lower():
             summary["metadata_prefix"] = s
-        elif "finder" in name.lower():
+        elif "finder" in name.lower() or "pairs" in name.lower():
             summary.setdefault("dedup", {}).update(s)
     if wall_s is not None:
         summary["wall_s"] = round(wall_s, 2)

@@ -1,0 +1,262 @@
+"""Stage 2a of near dedup, as many tasks as wanted: each owns a range of LSH buckets, finds the
+documents sharing a band hash there, verifies them and writes the links that join clusters.
+
+The buckets are (band, top-10-bit prefix of the band hash) pairs, `bands x 1024` of them, cut
+into `world_size` contiguous ranges (datatrove's MinHash splits its bucket stage by band ranges
+the same way, `pipeline/dedup/minhash.py`). A task reads its ranges from every stage-1 folder in
+pieces of at most `batch_bytes` (about 48 bytes a hash while sorting), so its memory is bounded
+by config whatever the corpus size; the cost of a larger corpus is more pieces, not more memory.
+
+In a piece, documents with equal hashes form a bucket. Two documents of a bucket are linked if
+- they share no earlier band (else the task owning that band decides about them: each pair is
+  judged once, whatever the number of tasks), and
+- the MinHash estimate from the full 256-value signatures clears `threshold + margin`, or it
+  lies within `margin` of the threshold and the exact Jaccard of their 5-gram sets (from the
+  text store) reaches the threshold. With 256 permutations the estimate's standard deviation is
+  at most 0.031, so the default margin (0.15) is five of them.
+Links are only tested between parts of a bucket not yet joined (a union-find over the piece's
+documents, as `single_task.find_near_duplicates` does over all): the links written are a spanning
+forest of the verified graph, and the union of every task's forests has its connected
+components, so clusters, and the kept files, do not depend on how buckets are cut into tasks.
+Documents exact dedup dropped are left out (`dead/<rank>.npy`).
+
+Output `<folder>/near_pairs/<rank>.u64`: uint64 [links, 2] of global rows (stage-1 folder index
+<< 32 | row), read by `near_clusters.py`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from datatrove.data import DocumentsPipeline
+from datatrove.io import DataFolderLike, get_datafolder
+from datatrove.pipeline.base import PipelineStep
+
+from data_pipeline.dedup.minhash import jaccard, shingle_hashes
+from data_pipeline.dedup.signature_store import RankStore
+
+PAIRS_FOLDER = "near_pairs"
+ENTRY_BYTES = 48
+"""Peak bytes per band hash in a piece: hash and global row (16), their sorted copies (16), the
+argsort (8) and the live mask and run bounds (8)."""
+
+
+def task_buckets(bands: int, partitions: int, rank: int, world_size: int) -> tuple[int, int]:
+    """[start, end) of this task's buckets in band-major order (bucket = band * partitions + prefix)."""
+    total = bands * partitions
+    return rank * total // world_size, (rank + 1) * total // world_size
+
+
+def pieces(counts_of_band, start: int, end: int, partitions: int, max_entries: int):
+    """(band, p0, p1) ranges of buckets [start, end), each holding at most `max_entries` hashes
+    over all ranks (a single prefix may exceed it: it is never split)."""
+    bucket = start
+    while bucket < end:
+        band, p0 = divmod(bucket, partitions)
+        counts = counts_of_band(band)
+        stop = min(end - band * partitions, partitions)
+        cum = np.cumsum(counts[p0:stop])
+        p1 = p0 + max(1, int(np.searchsorted(cum, max_entries, side="right")))
+        yield band, p0, p1
+        bucket = band * partitions + p1
+
+
+class NearDuplicatePairs(PipelineStep):
+    """Stage 2a (N tasks): the verified links of this task's buckets, to `near_pairs/<rank>.u64`."""
+
+    type = "🫂 - DEDUPS"
+    name = "near dedup pairs"
+
+    def __init__(self, folder: DataFolderLike, threshold: float | None = 0.7, ngram: int = 5,
+                 batch_bytes: int = 256_000_000, margin: float = 0.15):
+        super().__init__()
+        self.folder = get_datafolder(folder)
+        self.threshold, self.ngram, self.batch_bytes, self.margin = threshold, ngram, batch_bytes, margin
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for _ in data or ():
+            pass
+        stores = RankStore.open_all(self.folder)
+        links: list[np.ndarray] = []
+        if stores:
+            meta = stores[0].meta
+            for s in stores[1:]:
+                if {k: s.meta[k] for k in ("bands", "rows", "num_perm")} != \
+                        {k: meta[k] for k in ("bands", "rows", "num_perm")}:
+                    raise ValueError(f"near dedup: {s.prefix} was signed with other settings than {stores[0].prefix}"
+                                     "; re-run stage 1 into a fresh folder")
+            links = self._links(stores, rank, world_size)
+        out = np.concatenate(links) if links else np.zeros((0, 2), dtype=np.uint64)
+        with self.folder.open(f"{PAIRS_FOLDER}/{rank:05d}.u64", "wb") as f:
+            f.write(out.astype("<u8").tobytes())
+        self.stat_update("links", value=len(out))
+        return
+        yield
+
+    def _links(self, stores: list[RankStore], rank: int, world_size: int) -> list[np.ndarray]:
+        meta = stores[0].meta
+        partitions = 1 << meta["partition_bits"]
+        start, end = task_buckets(meta["bands"], partitions, rank, world_size)
+        live_bits: dict[int, np.ndarray] = {}
+        cache: dict[int, np.ndarray] = {}
+
+        def counts_of_band(band: int) -> np.ndarray:
+            if band not in cache:
+                cache.clear()
+                cache[band] = sum(s.partition_counts(band) for s in stores)
+            return cache[band]
+
+        links = []
+        for band, p0, p1 in pieces(counts_of_band, start, end, partitions, max(1, self.batch_bytes // ENTRY_BYTES)):
+            with self.track_time():
+                values, rows = self._piece(stores, band, p0, p1, live_bits)
+                links.append(self._link_buckets(stores, band, values, rows))
+            for s in stores:
+                s.close()
+            self.stat_update("pieces")
+        return links
+
+    def _piece(self, stores, band: int, p0: int, p1: int, live_bits: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(hashes, global rows) of the live documents in the piece, sorted by hash then row."""
+        values, rows = [], []
+        for i, store in enumerate(stores):
+            v, r = store.band_segment(band, p0, p1)
+            if i not in live_bits:
+                live_bits[i] = self._live(store, i)
+            bits = live_bits[i]
+            if bits is not None and len(r):
+                keep = ((bits[r >> 3] >> (7 - (r & 7))) & 1).astype(bool)
+                v, r = v[keep], r[keep]
+            values.append(v)
+            rows.append(r.astype(np.uint64) | np.uint64(i << 32))
+        v, r = np.concatenate(values), np.concatenate(rows)
+        order = np.lexsort((r, v))  # each segment is sorted already: this merges them
+        return v[order], r[order]
+
+    def _live(self, store: RankStore, index: int) -> np.ndarray | None:
+        """Packed bits, one per row (1: not dropped by exact dedup), or None when nothing was."""
+        name = f"dead/{store.prefix.rsplit('/', 1)[-1]}.npy"
+        if not self.folder.exists(name):
+            return None
+        with self.folder.open(name, "rb") as f:
+            dead = np.load(f)
+        live = ~dead[store.positions()]
+        return None if live.all() else np.packbits(live)
+
+    def _link_buckets(self, stores, band: int, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if len(values) < 2:
+            return np.zeros((0, 2), dtype=np.uint64)
+        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+        sizes = np.diff(np.r_[starts, len(values)])
+        multi = sizes > 1
+        buckets = [rows[s:s + n] for s, n in zip(starts[multi], sizes[multi])]
+        self.stat_update("buckets", value=len(buckets))
+        if self.threshold is None:  # trust the bands: each bucket is a star around its first row
+            out = [np.stack([np.repeat(b[:1], len(b) - 1), b[1:]], axis=1) for b in buckets]
+            return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.uint64)
+        verifier = PairVerifier(stores, band, self.threshold, self.margin, self.ngram, self.batch_bytes)
+        parent: dict[int, int] = {}
+
+        def find(x: int) -> int:
+            root = x
+            while parent.get(root, root) != root:
+                root = parent[root]
+            while parent.get(x, x) != root:
+                parent[x], x = root, parent[x]
+            return root
+
+        out: list[tuple[int, int]] = []
+        for chunk in verifier.chunks(buckets):
+            for bucket in chunk:
+                groups: dict[int, list[int]] = {}  # root -> this bucket's members in that component so far
+                for i in bucket.tolist():
+                    ri = find(i)
+                    joined = groups.pop(ri, [])
+                    for root in list(groups):
+                        j = next((j for j in groups[root] if verifier.linked(i, j)), None)
+                        if j is not None:
+                            out.append((j, i))
+                            joined += groups.pop(root)
+                            parent[max(ri, root)] = min(ri, root)
+                            ri = min(ri, root)
+                    joined.append(i)
+                    groups[ri] = joined
+        for key, value in verifier.counts.items():
+            self.stat_update(key, value=value)
+        return np.array(out, dtype=np.uint64).reshape(-1, 2)
+
+
+class PairVerifier:
+    """Decides a link from the two documents' signatures and, near the threshold, their texts.
+    Signatures are fetched per chunk of buckets (at most `batch_bytes` / 4 of them); 5-gram sets
+    are cached up to `batch_bytes` / 4."""
+
+    def __init__(self, stores, band: int, threshold: float, margin: float, ngram: int, batch_bytes: int):
+        self.stores, self.band, self.threshold, self.margin, self.ngram = stores, band, threshold, margin, ngram
+        meta = stores[0].meta
+        self.rows_per_band, self.num_perm = meta["rows"], meta["num_perm"]
+        self.sig_budget = max(1, batch_bytes // 4 // (4 * self.num_perm))
+        self.set_budget = batch_bytes // 4
+        self.sets: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.set_bytes = 0
+        self.counts = {"pairs_checked": 0, "earlier_band": 0, "by_estimate": 0, "by_exact_jaccard": 0, "linked": 0}
+
+    def chunks(self, buckets: list[np.ndarray]):
+        """Groups of buckets whose signatures fit the budget; loads them before yielding."""
+        chunk, size = [], 0
+        for bucket in buckets:
+            if chunk and size + len(bucket) > self.sig_budget:
+                self._load(chunk)
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(bucket)
+            size += len(bucket)
+        if chunk:
+            self._load(chunk)
+            yield chunk
+
+    def _load(self, chunk: list[np.ndarray]) -> None:
+        rows = np.unique(np.concatenate(chunk))
+        sigs = np.empty((len(rows), self.num_perm), dtype=np.uint32)
+        store_of = (rows >> np.uint64(32)).astype(np.int64)
+        for i in np.unique(store_of).tolist():
+            at = np.flatnonzero(store_of == i)
+            sigs[at] = self.stores[i].signatures((rows[at] & np.uint64(0xFFFFFFFF)).astype(np.int64))
+        self.index = {int(r): k for k, r in enumerate(rows.tolist())}
+        self.sigs = sigs
+
+    def linked(self, i: int, j: int) -> bool:
+        self.counts["pairs_checked"] += 1
+        a, b = self.sigs[self.index[i]], self.sigs[self.index[j]]
+        equal = a == b
+        early = equal[: self.band * self.rows_per_band].reshape(self.band, self.rows_per_band)
+        if self.band and early.all(axis=1).any():
+            self.counts["earlier_band"] += 1
+            return False
+        estimate = float(equal.mean())
+        if abs(estimate - self.threshold) > self.margin:
+            self.counts["by_estimate"] += 1
+            ok = estimate > self.threshold
+        else:
+            self.counts["by_exact_jaccard"] += 1
+            ok = jaccard(self._set(i), self._set(j)) >= self.threshold
+        self.counts["linked"] += ok
+        return ok
+
+    def _set(self, row: int) -> np.ndarray:
+        if row in self.sets:
+            self.sets.move_to_end(row)
+            return self.sets[row]
+        store = self.stores[row >> 32]
+        if not store.meta.get("texts"):
+            raise ValueError(f"near dedup: {store.prefix} has no text store; sign with store_texts=True "
+                             "or set near_dedup.threshold: null")
+        flat, _ = shingle_hashes([store.text(row & 0xFFFFFFFF)], self.ngram)
+        grams = np.unique(flat)
+        self.sets[row] = grams
+        self.set_bytes += grams.nbytes
+        while self.set_bytes > self.set_budget and len(self.sets) > 1:
+            _, old = self.sets.popitem(last=False)
+            self.set_bytes -= old.nbytes
+        return grams
