@@ -131,7 +131,9 @@ class NearDuplicatePairs(PipelineStep):
             values.append(v)
             rows.append(r.astype(np.uint64) | np.uint64(i << 32))
         v, r = np.concatenate(values), np.concatenate(rows)
-        order = np.lexsort((r, v))  # each segment is sorted already: this merges them
+        # each segment is sorted by hash then row and segments come in rank order, so a stable
+        # sort by hash (timsort: a merge of the runs) orders by (hash, global row)
+        order = np.argsort(v, kind="stable")
         return v[order], r[order]
 
     def _live(self, store: RankStore, index: int) -> np.ndarray | None:
