@@ -132,3 +132,31 @@ def test_pieces_cover_the_task_buckets_within_the_budget():
         assert covered == list(range(start, end))
         seen.extend(covered)
     assert seen == list(range(5 * 16))
+
+
+def test_slurm_dry_run_plans_the_pair_tasks(corpus: Path, tmp_path: Path, capsys):
+    import re
+    import subprocess
+
+    from data_pipeline.cli import main
+
+    out = tmp_path / "out"
+    assert main(["curate", "--input", str(corpus), "--output", str(out), "--dry-run", "--executor", "slurm",
+                 "--set", "near_dedup.tasks=6", "--set", "near_dedup.batch_bytes=64000000"]) == 0
+    plan = capsys.readouterr().out
+    assert "stage 3 near_dedup_pairs: 6 task(s), after dedup_find" in plan
+    assert "stage 4 near_dedup_clusters: 1 task(s), after near_dedup_pairs" in plan
+    block = re.split(r"  sbatch script \(.*\):\n", plan)[3]
+    script = "\n".join(line[4:] for line in block.splitlines() if line.startswith("    "))
+    assert "#SBATCH --array=0-5" in script and "--dependency=afterok:<dedup_find job id>" in script
+    (tmp_path / "pairs.sh").write_text(script)
+    assert subprocess.run(["bash", "-n", str(tmp_path / "pairs.sh")]).returncode == 0
+    assert not (out / "work").exists()  # nothing ran
+
+
+def test_near_dedup_off_has_no_near_stages(corpus: Path, tmp_path: Path):
+    from data_pipeline.curate import CurateConfig, curate
+
+    plan = curate(CurateConfig(input=str(corpus), output=tmp_path / "o", dry_run=True, near_dedup=None))["plan"]
+    assert "near_dedup_pairs" not in plan and "NearDuplicateClusters" not in plan
+    assert "stage 3 dedup_filter" in plan
