@@ -35,6 +35,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from data_pipeline.dedup.minhash import jaccard, shingle_hashes
 from data_pipeline.dedup.signature_store import RankStore
+from starforge.errors import FormatError
 
 PAIRS_FOLDER = "near_pairs"
 ENTRY_BYTES = 48
@@ -78,23 +79,21 @@ class NearDuplicatePairs(PipelineStep):
         for _ in data or ():
             pass
         stores = RankStore.open_all(self.folder)
-        links: list[np.ndarray] = []
-        if stores:
-            meta = stores[0].meta
-            for s in stores[1:]:
-                if {k: s.meta[k] for k in ("bands", "rows", "num_perm")} != \
-                        {k: meta[k] for k in ("bands", "rows", "num_perm")}:
-                    raise ValueError(f"near dedup: {s.prefix} was signed with other settings than {stores[0].prefix}"
-                                     "; re-run stage 1 into a fresh folder")
-            links = self._links(stores, rank, world_size)
-        out = np.concatenate(links) if links else np.zeros((0, 2), dtype=np.uint64)
-        with self.folder.open(f"{PAIRS_FOLDER}/{rank:05d}.u64", "wb") as f:
-            f.write(out.astype("<u8").tobytes())
-        self.stat_update("links", value=len(out))
+        for s in stores[1:]:
+            if {k: s.meta[k] for k in ("bands", "rows", "num_perm")} != \
+                    {k: stores[0].meta[k] for k in ("bands", "rows", "num_perm")}:
+                raise FormatError(f"near dedup: {s.prefix} was signed with other settings than "
+                                  f"{stores[0].prefix}; run stage 1 again into a fresh folder")
+        # written piece by piece, so links never pile up in memory; a rerun of the task rewrites it
+        with self.folder.open(f"{PAIRS_FOLDER}/{rank:05d}.u64", "wb") as out:
+            for links in self._links(stores, rank, world_size) if stores else ():
+                out.write(links.astype("<u8").tobytes())
+                self.stat_update("links", value=len(links))
         return
         yield
 
-    def _links(self, stores: list[RankStore], rank: int, world_size: int) -> list[np.ndarray]:
+    def _links(self, stores: list[RankStore], rank: int, world_size: int):
+        """Yields the links of each piece of this task's buckets."""
         meta = stores[0].meta
         partitions = 1 << meta["partition_bits"]
         start, end = task_buckets(meta["bands"], partitions, rank, world_size)
@@ -107,15 +106,15 @@ class NearDuplicatePairs(PipelineStep):
                 cache[band] = sum(s.partition_counts(band) for s in stores)
             return cache[band]
 
-        links = []
         for band, p0, p1 in pieces(counts_of_band, start, end, partitions, max(1, self.batch_bytes // ENTRY_BYTES)):
             with self.track_time():
                 values, rows = self._piece(stores, band, p0, p1, live_bits)
-                links.append(self._link_buckets(stores, band, values, rows))
+                links = self._link_buckets(stores, band, values, rows)
+                del values, rows
             for s in stores:
                 s.close()
             self.stat_update("pieces")
-        return links
+            yield links
 
     def _piece(self, stores, band: int, p0: int, p1: int, live_bits: dict) -> tuple[np.ndarray, np.ndarray]:
         """(hashes, global rows) of the live documents in the piece, sorted by hash then row."""
@@ -252,8 +251,8 @@ class PairVerifier:
             return self.sets[row]
         store = self.stores[row >> 32]
         if not store.meta.get("texts"):
-            raise ValueError(f"near dedup: {store.prefix} has no text store; sign with store_texts=True "
-                             "or set near_dedup.threshold: null")
+            raise FormatError(f"near dedup: {store.prefix} has no text store (signed with near_dedup.threshold: "
+                              "null); sign again with a threshold, or keep threshold null")
         flat, _ = shingle_hashes([store.text(row & 0xFFFFFFFF)], self.ngram)
         grams = np.unique(flat)
         self.sets[row] = grams
