@@ -160,3 +160,16 @@ def test_near_dedup_off_has_no_near_stages(corpus: Path, tmp_path: Path):
     plan = curate(CurateConfig(input=str(corpus), output=tmp_path / "o", dry_run=True, near_dedup=None))["plan"]
     assert "near_dedup_pairs" not in plan and "NearDuplicateClusters" not in plan
     assert "stage 3 dedup_filter" in plan
+
+
+def test_checking_without_a_text_store_names_the_folder(tmp_path: Path):
+    from starforge.errors import FormatError
+
+    text = (STDLIB / "json" / "scanner.py").read_text()
+    docs = [Document(text=text, id="a"), Document(text=text.replace("NUMBER_RE", "NUMBER_PATTERN") + "\n#", id="b")]
+    list(MinHashSignature(str(tmp_path), store_texts=False).run(iter(docs)))
+    with pytest.raises(FormatError, match="minhash/00000 has no text store"):
+        list(NearDuplicatePairs(str(tmp_path), margin=1.0).run(None))  # every pair read back
+    list(NearDuplicatePairs(str(tmp_path), threshold=None).run(None))  # bands only needs no texts
+    list(NearDuplicateClusters(str(tmp_path)).run(None))
+    assert (tmp_path / NEAR_DUPLICATES_FILE).read_text() == '{"id":"b","duplicate_of":"a"}\n'
