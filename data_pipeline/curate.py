@@ -117,7 +117,7 @@ class CurateConfig:
 
 
 def curate(cfg: CurateConfig) -> dict:
-    """Run the three curation stages; returns (and writes to stats.json) the summary."""
+    """Run the curation stages (pipelines.STAGES); returns (and writes to stats.json) the summary."""
     if cfg.output is None:
         raise ConfigError("curate needs an output folder: pass --output DIR (or set output: in the config)")
     out = Path(cfg.output)

@@ -151,11 +151,13 @@ class NearDuplicatePairs(PipelineStep):
         starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
         sizes = np.diff(np.r_[starts, len(values)])
         multi = sizes > 1
-        buckets = [rows[s:s + n] for s, n in zip(starts[multi], sizes[multi])]
-        self.stat_update("buckets", value=len(buckets))
+        self.stat_update("buckets", value=int(multi.sum()))
         if self.threshold is None:  # trust the bands: each bucket is a star around its first row
-            out = [np.stack([np.repeat(b[:1], len(b) - 1), b[1:]], axis=1) for b in buckets]
-            return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.uint64)
+            first = np.repeat(starts, sizes)  # each hash's bucket start
+            member = np.repeat(multi, sizes) & (np.arange(len(values)) != first)
+            return np.stack([rows[first[member]], rows[member]], axis=1)
+        # buckets sliced lazily: no per-bucket object outlives its chunk of signatures
+        buckets = (rows[s:s + n] for s, n in zip(starts[multi], sizes[multi]))
         verifier = PairVerifier(stores, band, self.threshold, self.margin, self.ngram, self.batch_bytes)
         parent: dict[int, int] = {}
 
@@ -203,7 +205,7 @@ class PairVerifier:
         self.set_bytes = 0
         self.counts = {"pairs_checked": 0, "earlier_band": 0, "by_estimate": 0, "by_exact_jaccard": 0, "linked": 0}
 
-    def chunks(self, buckets: list[np.ndarray]):
+    def chunks(self, buckets):
         """Groups of buckets whose signatures fit the budget; loads them before yielding."""
         chunk, size = [], 0
         for bucket in buckets:
