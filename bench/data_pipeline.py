@@ -238,6 +238,20 @@ def profile_chain(out: Path, max_mb: float, top: int = 30) -> None:
             total += len(raw)
             if total >= max_mb * 1e6:
                 break
+    started = time.perf_counter()
+    stats = curate(CurateConfig(input=str(corpus), output=out / "plain", tasks=1, workers=1))
+    wall = time.perf_counter() - started
+    read_mb = stats["totals"]["bytes_read"] / 1e6
+    print(f"profile: the chain on {read_mb:.1f} MB of the standard library, 1 task, no profiler: {wall:.1f} s "
+          f"({read_mb / wall:.2f} MB/s); datatrove's time per step:", flush=True)
+    steps = []
+    for stage_dir in sorted((out / "plain" / "logs").iterdir()):
+        for path in sorted((stage_dir / "stats").glob("*.json")):
+            for step in json.loads(path.read_text()):
+                t = step.get("time_stats") or 0.0
+                steps.append((t.get("total", 0.0) if isinstance(t, dict) else float(t), stage_dir.name, step["name"]))
+    for seconds, stage, name in sorted(steps, reverse=True)[:12]:
+        print(f"  {seconds:7.2f} s  {seconds / wall:6.1%}  {stage}: {name}", flush=True)
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
