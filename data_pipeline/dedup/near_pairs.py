@@ -14,9 +14,11 @@ In a piece, documents with equal hashes form a bucket. Two documents of a bucket
   lies within `margin` of the threshold and the exact Jaccard of their 5-gram sets (from the
   text store) reaches the threshold. With 256 permutations the estimate's standard deviation is
   at most 0.031, so the default margin (0.15) is five of them.
-Links are only tested between parts of a bucket not yet joined (a union-find over the piece's
-documents, as `single_task.find_near_duplicates` does over all): the links written are a spanning
-forest of the verified graph, and the union of every task's forests has its connected
+In buckets of up to 32 documents every pair is judged at once from the signatures in numpy,
+and texts are read only for undecided pairs not yet joined; larger buckets are walked lazily,
+testing a member only against the parts of the bucket it has not joined (as
+`single_task.find_near_duplicates` does). A union-find over the piece's documents keeps only
+links that join two components: the links written are a spanning forest of the verified graph, and the union of every task's forests has its connected
 components, so clusters, and the kept files, do not depend on how buckets are cut into tasks.
 Documents exact dedup dropped are left out (`dead/<rank>.npy`).
 
@@ -169,9 +171,25 @@ class NearDuplicatePairs(PipelineStep):
                 parent[x], x = root, parent[x]
             return root
 
+        def union(i: int, j: int) -> bool:
+            ri, rj = find(i), find(j)
+            if ri == rj:
+                return False
+            parent[max(ri, rj)] = min(ri, rj)
+            return True
+
         out: list[tuple[int, int]] = []
         for chunk in verifier.chunks(buckets):
-            for bucket in chunk:
+            small = [b for b in chunk if len(b) <= SMALL_BUCKET]
+            if small:  # every pair decided at once by signatures; texts only for undecided ones
+                first, second = bucket_pairs(small)
+                decision = verifier.decide(first, second)
+                for code in (LINK, EXACT):  # sure links first: fewer texts to read
+                    for i, j in zip(first[decision == code].tolist(), second[decision == code].tolist()):
+                        if find(i) != find(j) and (code == LINK or verifier.exact(i, j)):
+                            union(i, j)
+                            out.append((i, j))
+            for bucket in (b for b in chunk if len(b) > SMALL_BUCKET):  # lazily: not all k^2 pairs
                 groups: dict[int, list[int]] = {}  # root -> this bucket's members in that component so far
                 for i in bucket.tolist():
                     ri = find(i)
@@ -188,6 +206,26 @@ class NearDuplicatePairs(PipelineStep):
         for key, value in verifier.counts.items():
             self.stat_update(key, value=value)
         return np.array(out, dtype=np.uint64).reshape(-1, 2)
+
+
+SMALL_BUCKET = 32
+"""Buckets up to this size have all their pairs judged at once (numpy); larger ones are walked
+lazily, testing a member only against parts not yet joined (k - 1 tests for k copies)."""
+NO, LINK, EXACT = 0, 1, 2
+
+
+def bucket_pairs(buckets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every (first, second) pair of members within each bucket, as two arrays of global rows."""
+    sizes = np.array([len(b) for b in buckets])
+    members = np.concatenate(buckets)
+    offsets = np.r_[0, np.cumsum(sizes)[:-1]]
+    firsts, seconds = [], []
+    for k in np.unique(sizes).tolist():
+        iu, ju = np.triu_indices(k, 1)
+        at = offsets[sizes == k][:, None]
+        firsts.append((at + iu).ravel())
+        seconds.append((at + ju).ravel())
+    return members[np.concatenate(firsts)], members[np.concatenate(seconds)]
 
 
 class PairVerifier:
@@ -226,26 +264,48 @@ class PairVerifier:
         for i in np.unique(store_of).tolist():
             at = np.flatnonzero(store_of == i)
             sigs[at] = self.stores[i].signatures((rows[at] & np.uint64(0xFFFFFFFF)).astype(np.int64))
-        self.index = {int(r): k for k, r in enumerate(rows.tolist())}
-        self.sigs = sigs
+        self.rows, self.sigs = rows, sigs
 
-    def linked(self, i: int, j: int) -> bool:
-        self.counts["pairs_checked"] += 1
-        a, b = self.sigs[self.index[i]], self.sigs[self.index[j]]
-        equal = a == b
-        early = equal[: self.band * self.rows_per_band].reshape(self.band, self.rows_per_band)
-        if self.band and early.all(axis=1).any():
-            self.counts["earlier_band"] += 1
-            return False
-        estimate = float(equal.mean())
-        if abs(estimate - self.threshold) > self.margin:
-            self.counts["by_estimate"] += 1
-            ok = estimate > self.threshold
-        else:
-            self.counts["by_exact_jaccard"] += 1
-            ok = jaccard(self._set(i), self._set(j)) >= self.threshold
+    def decide(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """NO, LINK or EXACT (the estimate is within `margin`: read the texts) for each pair, in
+        batches of 4,096 pairs (8 MB of signature copies)."""
+        out = np.empty(len(first), dtype=np.int8)
+        b, r = self.band, self.rows_per_band
+        for lo in range(0, len(first), 4096):
+            a = self.sigs[np.searchsorted(self.rows, first[lo:lo + 4096])]
+            c = self.sigs[np.searchsorted(self.rows, second[lo:lo + 4096])]
+            equal = a == c
+            early = equal[:, : b * r].reshape(len(a), b, r).all(axis=2).any(axis=1) if b else np.zeros(len(a), bool)
+            estimate = equal.mean(axis=1)
+            decided = np.abs(estimate - self.threshold) > self.margin
+            out[lo:lo + 4096] = np.where(early, NO, np.where(decided, np.where(estimate > self.threshold, LINK, NO),
+                                                              EXACT))
+            self.counts["earlier_band"] += int(early.sum())
+            self.counts["by_estimate"] += int((decided & ~early).sum())
+        self.counts["pairs_checked"] += len(first)
+        self.counts["linked"] += int((out == LINK).sum())
+        return out
+
+    def exact(self, i: int, j: int) -> bool:
+        """The exact Jaccard of the two documents' 5-gram sets reaches the threshold."""
+        self.counts["by_exact_jaccard"] += 1
+        ok = jaccard(self._set(i), self._set(j)) >= self.threshold
         self.counts["linked"] += ok
         return ok
+
+    def linked(self, i: int, j: int) -> bool:
+        """One pair, as `decide` and `exact` together, for the large buckets walked lazily. No
+        earlier-band skip here: a skipped pair would leave its parts unjoined and the walk would
+        test k^2 pairs of k copies in every band after their first."""
+        self.counts["pairs_checked"] += 1
+        a = self.sigs[np.searchsorted(self.rows, np.uint64(i))]
+        b = self.sigs[np.searchsorted(self.rows, np.uint64(j))]
+        estimate = float(np.mean(a == b))
+        if abs(estimate - self.threshold) > self.margin:
+            self.counts["by_estimate"] += 1
+            self.counts["linked"] += estimate > self.threshold
+            return estimate > self.threshold
+        return self.exact(i, j)
 
     def _set(self, row: int) -> np.ndarray:
         if row in self.sets:

@@ -173,3 +173,26 @@ def test_checking_without_a_text_store_names_the_folder(tmp_path: Path):
     list(NearDuplicatePairs(str(tmp_path), threshold=None).run(None))  # bands only needs no texts
     list(NearDuplicateClusters(str(tmp_path)).run(None))
     assert (tmp_path / NEAR_DUPLICATES_FILE).read_text() == '{"id":"b","duplicate_of":"a"}\n'
+
+
+def test_a_bucket_of_forty_copies_is_walked_lazily_with_the_same_result(tmp_path: Path):
+    """More copies than SMALL_BUCKET share a band: the lazy walk, not all 780 pairs."""
+    from data_pipeline.dedup.near_pairs import SMALL_BUCKET
+
+    rng = random.Random(3)
+    base = (STDLIB / "json" / "decoder.py").read_text()
+    texts = [base + f"\n# copy {i}\n" for i in range(40)] + _variants(base, rng)
+    assert len(texts) > SMALL_BUCKET
+    docs = [Document(text=t, id=f"r/{i:03d}.py", metadata={"lang": "Python", "stars": i % 4})
+            for i, t in enumerate(texts)]
+    _stage1(tmp_path / "dedup", docs, tasks=2)
+    list(NearDuplicateFinder(str(tmp_path / "dedup"), threshold=0.7).run(None))
+    reference = (tmp_path / "dedup" / NEAR_DUPLICATES_FILE).read_bytes()
+    assert reference.count(b"\n") >= 40
+    for n in (1, 3):
+        assert _split_run(tmp_path / "dedup", n, tmp_path / f"n{n}") == reference
+    import json
+
+    stats = [s for p in (tmp_path / "n1" / "pairs" / "stats").glob("*.json") for s in json.loads(p.read_text())]
+    checked = sum(s["stats"]["pairs_checked"]["total"] for s in stats if "pairs_checked" in s["stats"])
+    assert 0 < checked <= 25 * len(texts)  # about one test per copy and band, not one per pair
