@@ -13,7 +13,8 @@ the flat hash buffer in Rust. Texts with fewer than 5 tokens have no 5-gram and 
 exact dedup.
 
     stage 1   `MinHashSignature` (N tasks)       <folder>/minhash/<rank>/ (signature_store.py)
-    stage 2a  `NearDuplicatePairs` (M tasks)     <folder>/near_pairs/<rank>.u64: verified links (near_pairs.py)
+    stage 2a  `NearDuplicatePairs` (M tasks)     <folder>/near_pairs/<rank>.u64: verified links (near_pairs.py,
+                                                 pair_verifier.py)
     stage 2b  `NearDuplicateClusters` (1 task)   <folder>/near_duplicates.jsonl {"id", "duplicate_of"}
     stage 3   `NearDuplicateFilter` (N tasks)    drops them with reason `near_duplicate`
 

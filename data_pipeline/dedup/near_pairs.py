@@ -28,14 +28,12 @@ Output `<folder>/near_pairs/<rank>.u64`: uint64 [links, 2] of global rows (stage
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.io import DataFolderLike, get_datafolder
 from datatrove.pipeline.base import PipelineStep
 
-from data_pipeline.dedup.minhash import jaccard, shingle_hashes
+from data_pipeline.dedup.pair_verifier import EXACT, LINK, SMALL_BUCKET, PairVerifier
 from data_pipeline.dedup.signature_store import RankStore
 from starforge.errors import FormatError
 
@@ -208,12 +206,6 @@ class NearDuplicatePairs(PipelineStep):
         return np.array(out, dtype=np.uint64).reshape(-1, 2)
 
 
-SMALL_BUCKET = 32
-"""Buckets up to this size have all their pairs judged at once (numpy); larger ones are walked
-lazily, testing a member only against parts not yet joined (k - 1 tests for k copies)."""
-NO, LINK, EXACT = 0, 1, 2
-
-
 def bucket_pairs(buckets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Every (first, second) pair of members within each bucket, as two arrays of global rows."""
     sizes = np.array([len(b) for b in buckets])
@@ -226,100 +218,3 @@ def bucket_pairs(buckets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         firsts.append((at + iu).ravel())
         seconds.append((at + ju).ravel())
     return members[np.concatenate(firsts)], members[np.concatenate(seconds)]
-
-
-class PairVerifier:
-    """Decides a link from the two documents' signatures and, near the threshold, their texts.
-    Signatures are fetched per chunk of buckets (at most `batch_bytes` / 4 of them); 5-gram sets
-    are cached up to `batch_bytes` / 4."""
-
-    def __init__(self, stores, band: int, threshold: float, margin: float, ngram: int, batch_bytes: int):
-        self.stores, self.band, self.threshold, self.margin, self.ngram = stores, band, threshold, margin, ngram
-        meta = stores[0].meta
-        self.rows_per_band, self.num_perm = meta["rows"], meta["num_perm"]
-        self.sig_budget = max(1, batch_bytes // 4 // (4 * self.num_perm))
-        self.set_budget = batch_bytes // 4
-        self.sets: OrderedDict[int, np.ndarray] = OrderedDict()
-        self.set_bytes = 0
-        self.counts = {"pairs_checked": 0, "earlier_band": 0, "by_estimate": 0, "by_exact_jaccard": 0, "linked": 0}
-
-    def chunks(self, buckets):
-        """Groups of buckets whose signatures fit the budget; loads them before yielding."""
-        chunk, size = [], 0
-        for bucket in buckets:
-            if chunk and size + len(bucket) > self.sig_budget:
-                self._load(chunk)
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(bucket)
-            size += len(bucket)
-        if chunk:
-            self._load(chunk)
-            yield chunk
-
-    def _load(self, chunk: list[np.ndarray]) -> None:
-        rows = np.unique(np.concatenate(chunk))
-        sigs = np.empty((len(rows), self.num_perm), dtype=np.uint32)
-        store_of = (rows >> np.uint64(32)).astype(np.int64)
-        for i in np.unique(store_of).tolist():
-            at = np.flatnonzero(store_of == i)
-            sigs[at] = self.stores[i].signatures((rows[at] & np.uint64(0xFFFFFFFF)).astype(np.int64))
-        self.rows, self.sigs = rows, sigs
-
-    def decide(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        """NO, LINK or EXACT (the estimate is within `margin`: read the texts) for each pair, in
-        batches of 4,096 pairs (8 MB of signature copies)."""
-        out = np.empty(len(first), dtype=np.int8)
-        b, r = self.band, self.rows_per_band
-        for lo in range(0, len(first), 4096):
-            a = self.sigs[np.searchsorted(self.rows, first[lo:lo + 4096])]
-            c = self.sigs[np.searchsorted(self.rows, second[lo:lo + 4096])]
-            equal = a == c
-            early = equal[:, : b * r].reshape(len(a), b, r).all(axis=2).any(axis=1) if b else np.zeros(len(a), bool)
-            estimate = equal.mean(axis=1)
-            decided = np.abs(estimate - self.threshold) > self.margin
-            out[lo:lo + 4096] = np.where(early, NO, np.where(decided, np.where(estimate > self.threshold, LINK, NO),
-                                                              EXACT))
-            self.counts["earlier_band"] += int(early.sum())
-            self.counts["by_estimate"] += int((decided & ~early).sum())
-        self.counts["pairs_checked"] += len(first)
-        self.counts["linked"] += int((out == LINK).sum())
-        return out
-
-    def exact(self, i: int, j: int) -> bool:
-        """The exact Jaccard of the two documents' 5-gram sets reaches the threshold."""
-        self.counts["by_exact_jaccard"] += 1
-        ok = jaccard(self._set(i), self._set(j)) >= self.threshold
-        self.counts["linked"] += ok
-        return ok
-
-    def linked(self, i: int, j: int) -> bool:
-        """One pair, as `decide` and `exact` together, for the large buckets walked lazily. No
-        earlier-band skip here: a skipped pair would leave its parts unjoined and the walk would
-        test k^2 pairs of k copies in every band after their first."""
-        self.counts["pairs_checked"] += 1
-        a = self.sigs[np.searchsorted(self.rows, np.uint64(i))]
-        b = self.sigs[np.searchsorted(self.rows, np.uint64(j))]
-        estimate = float(np.mean(a == b))
-        if abs(estimate - self.threshold) > self.margin:
-            self.counts["by_estimate"] += 1
-            self.counts["linked"] += estimate > self.threshold
-            return estimate > self.threshold
-        return self.exact(i, j)
-
-    def _set(self, row: int) -> np.ndarray:
-        if row in self.sets:
-            self.sets.move_to_end(row)
-            return self.sets[row]
-        store = self.stores[row >> 32]
-        if not store.meta.get("texts"):
-            raise FormatError(f"near dedup: {store.prefix} has no text store (signed with near_dedup.threshold: "
-                              "null); sign again with a threshold, or keep threshold null")
-        flat, _ = shingle_hashes([store.text(row & 0xFFFFFFFF)], self.ngram)
-        grams = np.unique(flat)
-        self.sets[row] = grams
-        self.set_bytes += grams.nbytes
-        while self.set_bytes > self.set_budget and len(self.sets) > 1:
-            _, old = self.sets.popitem(last=False)
-            self.set_bytes -= old.nbytes
-        return grams

@@ -177,7 +177,7 @@ def test_checking_without_a_text_store_names_the_folder(tmp_path: Path):
 
 def test_a_bucket_of_forty_copies_is_walked_lazily_with_the_same_result(tmp_path: Path):
     """More copies than SMALL_BUCKET share a band: the lazy walk, not all 780 pairs."""
-    from data_pipeline.dedup.near_pairs import SMALL_BUCKET
+    from data_pipeline.dedup.pair_verifier import SMALL_BUCKET
 
     rng = random.Random(3)
     base = (STDLIB / "json" / "decoder.py").read_text()
