@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from starforge import executors
+from starforge.errors import ConfigError
 
 
 @dataclass
@@ -138,16 +139,16 @@ class AttributionConfig:
 
     def __post_init__(self) -> None:
         if self.bloom.ngram < 1 or self.bloom.stride < 1:
-            raise ValueError("bloom.ngram and bloom.stride must be >= 1")
+            raise ConfigError("bloom.ngram and bloom.stride must be >= 1")
         if not 0.0 < self.bloom.fpr < 1.0:
-            raise ValueError(f"bloom.fpr must be between 0 and 1, got {self.bloom.fpr}")
+            raise ConfigError(f"bloom.fpr must be between 0 and 1, got {self.bloom.fpr}")
         if self.bloom.score_window < self.bloom.stride:
-            raise ValueError(f"bloom.score_window must be >= bloom.stride ({self.bloom.stride}), got {self.bloom.score_window}")
+            raise ConfigError(f"bloom.score_window must be >= bloom.stride ({self.bloom.stride}), got {self.bloom.score_window}")
         if self.build.workers < 1 or (self.build.tasks is not None and self.build.tasks < 1):
-            raise ValueError(f"build.workers and build.tasks must be >= 1, got {self.build.workers} and {self.build.tasks}")
+            raise ConfigError(f"build.workers and build.tasks must be >= 1, got {self.build.workers} and {self.build.tasks}")
         srv = self.server
         if min(srv.processes, srv.workers, srv.max_connections, srv.backlog) < 1 or srv.queue < 0 or not srv.read_timeout_s > 0:
-            raise ValueError("server.processes, server.workers, server.max_connections and server.backlog must be >= 1, server.queue >= 0 "
+            raise ConfigError("server.processes, server.workers, server.max_connections and server.backlog must be >= 1, server.queue >= 0 "
                              f"and server.read_timeout_s > 0; got {srv}")
         if self.exact.min_len < 2:
-            raise ValueError(f"exact.min_len must be >= 2 bytes, got {self.exact.min_len}")
+            raise ConfigError(f"exact.min_len must be >= 2 bytes, got {self.exact.min_len}")

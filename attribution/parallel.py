@@ -20,14 +20,12 @@ warnings; each task's full log is in INDEX_DIR/logs/build/logs/task_NNNNN.log.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-import dill
 from datatrove.data import DocumentsPipeline
 from datatrove.executor.base import DistributedEnvVars
 from datatrove.executor.slurm import SlurmPipelineExecutor
@@ -90,10 +88,9 @@ def slurm_executor(shards: Sequence[Shard], out: Path, cfg: AttributionConfig) -
     s = cfg.build.slurm
     tasks = min(cfg.build.tasks or len(shards), len(shards))
     step = ShardIndexStep(shards, out.resolve() / "shards", cfg)
-    return _SlurmExecutor(
-        [step], tasks=tasks, time=s.time, partition=s.partition, cpus_per_task=s.cpus_per_task,
-        mem_per_cpu_gb=s.mem_per_cpu_gb, job_name=JOB_NAME, venv_path=s.venv_path,
-        sbatch_args=dict(s.sbatch_args), logging_dir=str(out.resolve() / SLURM_DIR), skip_completed=False,
+    return executors.slurm_executor(
+        [step], s, tasks=tasks, job_name=JOB_NAME, logging_dir=str(out.resolve() / SLURM_DIR),
+        executor_class=_SlurmExecutor, skip_completed=False,
         slurm_logs_folder=str(out.resolve() / SLURM_DIR / "slurm_logs"))
 
 
@@ -104,19 +101,7 @@ def write_slurm_job(shards: Sequence[Shard], out: Path, cfg: AttributionConfig) 
     executor.pik` with SLURM_ARRAY_TASK_ID set, which runs its task's shards.
     """
     executor = slurm_executor(shards, out, cfg)
-    ranks = list(range(executor.tasks))
-    with executor.logging_dir.open("executor.pik", "wb") as fh:
-        dill.dump(executor, fh, fmode=dill.CONTENTS_FMODE)
-    executor.save_executor_as_json()
-    with executor.logging_dir.open("ranks_to_run.json", "w") as fh:
-        json.dump(ranks, fh)
-    max_array = min(len(ranks), executor.max_array_size) if executor.max_array_size != -1 else len(ranks)
-    script = executor.get_launch_file_contents(
-        executor.get_sbatch_args(max_array),
-        f"srun -l -n {executor.nodes_per_task} launch_pickled_pipeline "
-        f"{executor.logging_dir.resolve_paths('executor.pik')}")
-    with executor.logging_dir.open("launch_script.slurm", "w") as fh:
-        fh.write(script)
+    executors.write_slurm_job(executor)
     folder = out.resolve() / SLURM_DIR
     log.info("slurm job for %d shard(s) in %d task(s) written, not submitted: sbatch %s",
              len(shards), executor.tasks, folder / "launch_script.slurm")

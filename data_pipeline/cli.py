@@ -1,71 +1,26 @@
 """`starforge data <command>`: curate, train-tokenizer, tokenize.
 
-Each command builds its config dataclass from (in increasing priority) defaults, `--config FILE`,
-the command's own flags, then `--set key=value`; `--help-config` lists every key.
+Each command's flags are its config dataclass's fields (`starforge.commands`): defaults <
+`--config FILE|PRESET` < flags < `--set key=value`; `--help-config` lists every key. A module
+adding a command exposes a config dataclass and a run function and gets one `Command` line here.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
+from starforge.commands import Command, run_commands
 
-from starforge.config import add_config_args, describe, load_config
-
-COMMANDS = {
-    "curate": ("data_pipeline.curate", "CurateConfig", "curate",
-               "StarCoder's curation chain: read, filter, deduplicate, decontaminate, redact PII",
-               {"input": "a folder of repositories, JSONL/Parquet in The Stack's schema, hf:DATASET, or "
-                         "builtin:stdlib (default)", "output": "output folder DIR",
-                "tasks": "datatrove tasks", "workers": "tasks run at once",
-                "executor": "local (default), slurm or ray"}),
-    "train-tokenizer": ("data_pipeline.tokenize.train", "TrainTokenizerConfig", "train_tokenizer",
-                        "train a StarCoder-style byte-level BPE on DIR/kept",
-                        {"input": "DIR/kept from curate", "output": "tokenizer folder TOKDIR",
-                         "vocab_size": "vocabulary size (default 49152)"}),
-    "tokenize": ("data_pipeline.tokenize.shards", "TokenizeConfig", "tokenize",
-                 "write Megatron .bin/.idx shards of DIR/kept",
-                 {"input": "DIR/kept from curate", "tokenizer": "tokenizer folder TOKDIR",
-                  "output": "shard folder SHARD_DIR", "tasks": "datatrove tasks (one shard each)",
-                  "workers": "tasks run at once"}),
-}
+COMMANDS = [
+    Command("curate", "data_pipeline.config:CurateConfig", "data_pipeline.curate:curate",
+            "StarCoder's curation chain: read, filter, deduplicate, decontaminate, redact PII",
+            required=("output",), inputs=("input",), outputs=("output",)),
+    Command("train-tokenizer", "data_pipeline.tokenize.train:TrainTokenizerConfig",
+            "data_pipeline.tokenize.train:train_tokenizer", "train a StarCoder-style byte-level BPE on DIR/kept",
+            required=("input", "output"), inputs=("input",), outputs=("output",)),
+    Command("tokenize", "data_pipeline.tokenize.shards:TokenizeConfig", "data_pipeline.tokenize.shards:tokenize",
+            "write Megatron .bin/.idx shards of DIR/kept", required=("input", "tokenizer", "output"),
+            inputs=("input", "tokenizer"), outputs=("output",)),
+]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="starforge data", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
-    for name, (_, _, _, help_text, flags) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
-        for key, flag_help in flags.items():
-            cmd.add_argument(f"--{key.replace('_', '-')}", dest=key, default=None, help=flag_help)
-        if name == "curate":
-            cmd.add_argument("--dry-run", action="store_true", help="print the plan (stages, steps, sbatch scripts), run nothing")
-        add_config_args(cmd)
-        cmd.add_argument("--help-config", action="store_true", help="list every config key with its default")
-    return parser
-
-
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    module_name, config_name, function_name, _, flags = COMMANDS[args.command]
-    module = importlib.import_module(module_name)
-    config_cls, run = getattr(module, config_name), getattr(module, function_name)
-    if args.help_config:
-        print("\n".join(describe(config_cls)))
-        return 0
-    # Flags are overrides too (values as YAML scalars, so --tasks 4 is an int), before --set.
-    flag_overrides = [f"{key}={_yaml_value(getattr(args, key))}" for key in flags if getattr(args, key) is not None]
-    if getattr(args, "dry_run", False):
-        flag_overrides.append("dry_run=true")
-    cfg = load_config(config_cls, args.config, flag_overrides + args.overrides)
-    run(cfg)
-    return 0
-
-
-def _yaml_value(raw: str) -> str:
-    """Numbers stay numbers; anything else is quoted, so a path like `null` or `1e3` stays a string."""
-    try:
-        float(raw)
-        return raw
-    except ValueError:
-        return json.dumps(raw)
+def main(argv: list[str] | None = None) -> int:
+    return run_commands("starforge data", COMMANDS, argv, description=__doc__.splitlines()[0])

@@ -1,14 +1,22 @@
-"""The sections of `CurateConfig` (data_pipeline/curate.py): one dataclass per group of steps,
-StarCoder's values as defaults (arXiv 2305.06161 section 3). A section set to null switches its
-steps off (`--set near_dedup=null`)."""
+"""`CurateConfig`, the config of `starforge data curate`, and its sections: one dataclass per
+group of steps, StarCoder's values as defaults (arXiv 2305.06161 section 3). A section set to
+null switches its steps off (`--set near_dedup=null`). It lives here, not beside the
+orchestrator (curate.py), so the chain's modules (pipelines, executor, readers) can name it
+without importing the orchestrator that imports them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 from data_pipeline.filters.max_line_length import LONG_LINE_EXEMPT
+from data_pipeline.format.jupyter import JupyterConfig
+from data_pipeline.readers.sources import BUILTIN_STDLIB
+from pii.config import PiiConfig
 from starforge import executors
 from starforge.decontam import DEFAULT_FIELDS
+from starforge.errors import ConfigError
 
 
 @dataclass
@@ -44,7 +52,7 @@ class QualityConfig:
     def __post_init__(self):
         if self.data_file_chars is not None and (len(self.data_file_chars) != 2
                                                  or self.data_file_chars[0] > self.data_file_chars[1]):
-            raise ValueError(f"quality.data_file_chars must be [min, max], got {self.data_file_chars}")
+            raise ConfigError(f"quality.data_file_chars must be [min, max], got {self.data_file_chars}")
 
 
 @dataclass
@@ -76,9 +84,9 @@ class NearDedupConfig:
             raise ValueError(f"near_dedup: need tasks >= 1 (or null), batch_bytes >= 1e6 and 0 <= margin < 1, got "
                              f"tasks={self.tasks} batch_bytes={self.batch_bytes} margin={self.margin}")
         if self.threshold is not None and not 0 < self.threshold <= 1:
-            raise ValueError(f"near_dedup.threshold: need 0 < threshold <= 1 (or null), got {self.threshold}")
+            raise ConfigError(f"near_dedup.threshold: need 0 < threshold <= 1 (or null), got {self.threshold}")
         if self.bands * self.rows > self.num_perm or min(self.bands, self.rows, self.ngram, self.num_perm) < 1:
-            raise ValueError(f"near_dedup: need bands x rows <= num_perm and all >= 1, got {self.bands} x "
+            raise ConfigError(f"near_dedup: need bands x rows <= num_perm and all >= 1, got {self.bands} x "
                              f"{self.rows} > {self.num_perm}")
 
 
@@ -103,8 +111,77 @@ class MetadataPrefixConfig:
 
     def __post_init__(self):
         if not 0 <= self.probability <= 1:
-            raise ValueError(f"metadata_prefix.probability must be in [0, 1], got {self.probability}")
+            raise ConfigError(f"metadata_prefix.probability must be in [0, 1], got {self.probability}")
 
 
 SlurmConfig = executors.SlurmConfig
 """Slurm job settings of every curation stage (shared with attribution: `starforge/executors.py`)."""
+
+
+@dataclass
+class CurateConfig:
+    input: str = BUILTIN_STDLIB
+    """A folder with one repository per sub-folder, a YAML list of checked-out repositories (with
+    stars), `builtin:stdlib` (this interpreter's standard library), JSONL/Parquet files in The
+    Stack's schema, or `hf:NAME_OR_DIR` (a `datasets` dataset)."""
+    output: Path | None = None
+    """Output folder (kept/, removed/, stats.json, funnel.json, config.yaml, logs/)."""
+    input_format: Literal["auto", "repositories", "stack", "hf"] = "auto"
+    """How to read `input`; `auto` decides from its form (readers/inputs.py)."""
+    hf_split: str = "train"
+    """Split of an `hf:` dataset."""
+    tasks: int = 2
+    """datatrove tasks (shards of the corpus); the same number resumes a run."""
+    workers: int = 2
+    """Tasks run at once (processes); 1 runs them in this process."""
+    executor: Literal["local", "slurm", "ray"] = "local"
+    """Where tasks run: this machine's processes, a Slurm job array per stage, or a Ray cluster."""
+    dry_run: bool = False
+    """Print the plan (stages, steps, tasks, sbatch scripts) and run nothing."""
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    """Job settings used with executor=slurm."""
+    ray_address: str | None = None
+    """Ray cluster to join with executor=ray (`auto`, `ray://head:10001`); None: $RAY_ADDRESS, or
+    else a Ray started on this machine with `workers` CPUs for the run."""
+    max_file_bytes: int = 1_000_000
+    """Files larger than this are removed as `too_large` without being read (The Stack: 1 MB)."""
+    count_tokens: str | None = "code"
+    """Tokens the funnel counts (`metadata.tokens`): `code` (identifier runs and single symbols, no
+    tokenizer needed), a tokenizer.json path (e.g. StarCoder's), or null for none."""
+    binary_probe_bytes: int = 8192
+    """A NUL byte in this many leading bytes marks a file `binary` (git looks at 8000)."""
+    include_site_packages: bool = False
+    """With builtin:stdlib, also read installed distributions whose metadata licence is permissive."""
+    site_packages: list[str] | None = None
+    """Only these distribution names (with include_site_packages); None for all permissive ones."""
+    languages: list[str] | None = None
+    """Languages kept (names from data_pipeline/readers/languages.yaml); None: StarCoder's, with Jupyter."""
+    permissive_licences: list[str] | None = None
+    """SPDX ids counted as permissive; None: The Stack's list (readers/licences.py PERMISSIVE)."""
+    allow_unknown_licence: bool = False
+    """Keep files whose licence could not be determined (The Stack: no)."""
+    jupyter: JupyterConfig | None = field(default_factory=JupyterConfig)
+    """Notebook conversion to script and structured forms; null keeps notebooks as raw JSON."""
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    """StarCoder's quality filters."""
+    near_dedup: NearDedupConfig | None = field(default_factory=NearDedupConfig)
+    """MinHash near-deduplication after exact dedup; null switches it off."""
+    decontamination: DecontaminationConfig | None = field(default_factory=DecontaminationConfig)
+    """Removal of files containing benchmark texts; null switches it off."""
+    pii: PiiConfig | None = field(default_factory=PiiConfig)
+    """PII redaction by the `pii` package's step; null switches it off."""
+    metadata_prefix: MetadataPrefixConfig | None = field(default_factory=MetadataPrefixConfig)
+    """StarCoder's <reponame>/<filename>/<gh_stars> prefixes (applied by `tokenize`); null: none."""
+
+    def __post_init__(self):
+        if self.tasks < 1 or self.workers < 1:
+            raise ConfigError(f"tasks and workers must be >= 1, got tasks={self.tasks} workers={self.workers}")
+        if self.max_file_bytes < 1 or self.binary_probe_bytes < 1:
+            raise ConfigError("max_file_bytes and binary_probe_bytes must be >= 1")
+        if self.languages is not None:
+            from data_pipeline.readers.languages import known_languages
+
+            unknown = sorted(set(self.languages) - known_languages() - {"Jupyter Script", "Jupyter Structured"})
+            if unknown:
+                raise ConfigError(f"languages: unknown language {unknown[0]!r}; use names from "
+                                  "data_pipeline/readers/languages.yaml, e.g. 'Python', 'C++', 'Jupyter Notebook'")

@@ -21,99 +21,24 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from data_pipeline import pipelines
-from data_pipeline.config import (
-    DecontaminationConfig,
-    MetadataPrefixConfig,
-    NearDedupConfig,
-    QualityConfig,
-    SlurmConfig,
-)
+from data_pipeline.config import CurateConfig
 from data_pipeline.executor import build_executors, describe_plan, run_stages
-from data_pipeline.format.jupyter import JupyterConfig
 from data_pipeline.funnel import write_funnel
 from data_pipeline.readers.inputs import input_format
-from data_pipeline.readers.sources import BUILTIN_STDLIB, list_sources, load_listing, save_listing
-from data_pipeline.run_dir import prepare_run_dir
-from pii.config import PiiConfig
+from data_pipeline.readers.sources import list_sources, load_listing, save_listing
 from starforge.errors import ConfigError, DataError
+from starforge.run_dir import prepare
 
 log = logging.getLogger(__name__)
 
 STAGES = pipelines.STAGES
+__all__ = ["CurateConfig", "curate", "collect_stats"]  # CurateConfig lives in config.py (no cycle)
 
-
-@dataclass
-class CurateConfig:
-    input: str = BUILTIN_STDLIB
-    """A folder with one repository per sub-folder, a YAML list of checked-out repositories (with
-    stars), `builtin:stdlib` (this interpreter's standard library), JSONL/Parquet files in The
-    Stack's schema, or `hf:NAME_OR_DIR` (a `datasets` dataset)."""
-    output: Path | None = None
-    """Output folder (kept/, removed/, stats.json, funnel.json, config.yaml, logs/)."""
-    input_format: Literal["auto", "repositories", "stack", "hf"] = "auto"
-    """How to read `input`; `auto` decides from its form (readers/inputs.py)."""
-    hf_split: str = "train"
-    """Split of an `hf:` dataset."""
-    tasks: int = 2
-    """datatrove tasks (shards of the corpus); the same number resumes a run."""
-    workers: int = 2
-    """Tasks run at once (processes); 1 runs them in this process."""
-    executor: Literal["local", "slurm", "ray"] = "local"
-    """Where tasks run: this machine's processes, a Slurm job array per stage, or a Ray cluster."""
-    dry_run: bool = False
-    """Print the plan (stages, steps, tasks, sbatch scripts) and run nothing."""
-    slurm: SlurmConfig = field(default_factory=SlurmConfig)
-    """Job settings used with executor=slurm."""
-    ray_address: str | None = None
-    """Ray cluster to join with executor=ray (`auto`, `ray://head:10001`); None: $RAY_ADDRESS, or
-    else a Ray started on this machine with `workers` CPUs for the run."""
-    max_file_bytes: int = 1_000_000
-    """Files larger than this are removed as `too_large` without being read (The Stack: 1 MB)."""
-    count_tokens: str | None = "code"
-    """Tokens the funnel counts (`metadata.tokens`): `code` (identifier runs and single symbols, no
-    tokenizer needed), a tokenizer.json path (e.g. StarCoder's), or null for none."""
-    binary_probe_bytes: int = 8192
-    """A NUL byte in this many leading bytes marks a file `binary` (git looks at 8000)."""
-    include_site_packages: bool = False
-    """With builtin:stdlib, also read installed distributions whose metadata licence is permissive."""
-    site_packages: list[str] | None = None
-    """Only these distribution names (with include_site_packages); None for all permissive ones."""
-    languages: list[str] | None = None
-    """Languages kept (names from data_pipeline/readers/languages.yaml); None: StarCoder's, with Jupyter."""
-    permissive_licences: list[str] | None = None
-    """SPDX ids counted as permissive; None: The Stack's list (readers/licences.py PERMISSIVE)."""
-    allow_unknown_licence: bool = False
-    """Keep files whose licence could not be determined (The Stack: no)."""
-    jupyter: JupyterConfig | None = field(default_factory=JupyterConfig)
-    """Notebook conversion to script and structured forms; null keeps notebooks as raw JSON."""
-    quality: QualityConfig = field(default_factory=QualityConfig)
-    """StarCoder's quality filters."""
-    near_dedup: NearDedupConfig | None = field(default_factory=NearDedupConfig)
-    """MinHash near-deduplication after exact dedup; null switches it off."""
-    decontamination: DecontaminationConfig | None = field(default_factory=DecontaminationConfig)
-    """Removal of files containing benchmark texts; null switches it off."""
-    pii: PiiConfig | None = field(default_factory=PiiConfig)
-    """PII redaction by the `pii` package's step; null switches it off."""
-    metadata_prefix: MetadataPrefixConfig | None = field(default_factory=MetadataPrefixConfig)
-    """StarCoder's <reponame>/<filename>/<gh_stars> prefixes (applied by `tokenize`); null: none."""
-
-    def __post_init__(self):
-        if self.tasks < 1 or self.workers < 1:
-            raise ConfigError(f"tasks and workers must be >= 1, got tasks={self.tasks} workers={self.workers}")
-        if self.max_file_bytes < 1 or self.binary_probe_bytes < 1:
-            raise ConfigError("max_file_bytes and binary_probe_bytes must be >= 1")
-        if self.languages is not None:
-            from data_pipeline.readers.languages import known_languages
-
-            unknown = sorted(set(self.languages) - known_languages() - {"Jupyter Script", "Jupyter Structured"})
-            if unknown:
-                raise ConfigError(f"languages: unknown language {unknown[0]!r}; use names from "
-                                  "data_pipeline/readers/languages.yaml, e.g. 'Python', 'C++', 'Jupyter Notebook'")
+RESUME_NEUTRAL = ("workers", "batch_size", "executor", "dry_run", "slurm")
+"""Keys that may change between a run and its resumption (they do not change any output)."""
 
 
 def curate(cfg: CurateConfig) -> dict:
@@ -141,7 +66,8 @@ def curate(cfg: CurateConfig) -> dict:
         print(plan)
         return {"dry_run": True, "plan": plan}
 
-    prepare_run_dir(cfg, out)
+    prepare(out, cfg, inputs=[] if fmt == "hf" or cfg.input.startswith("builtin:") else [cfg.input],
+            command="data curate", neutral=RESUME_NEUTRAL)
     if files is not None:
         if not listing.is_file():  # a resumed run keeps the listing its finished tasks used
             save_listing(files, listing)

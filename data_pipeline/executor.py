@@ -18,10 +18,10 @@ from datatrove.pipeline.base import PipelineStep
 
 from data_pipeline.dedup.stages import near_dedup_tasks
 from starforge.errors import ConfigError
-from starforge.executors import run_local
+from starforge.executors import run_local, sbatch_script, slurm_executor
 
 if TYPE_CHECKING:
-    from data_pipeline.curate import CurateConfig
+    from data_pipeline.config import CurateConfig
 
 log = logging.getLogger("data_pipeline")
 
@@ -47,13 +47,8 @@ def build_executors(cfg: CurateConfig, out: Path, stage_pipelines: dict[str, lis
         logging_dir = str(out / "logs" / stage)
         tasks = stage_tasks(cfg, stage)
         if cfg.executor == "slurm":
-            from datatrove.executor.slurm import SlurmPipelineExecutor
-
-            s = cfg.slurm
-            executor = SlurmPipelineExecutor(
-                pipeline, tasks=tasks, time=s.time, partition=s.partition, cpus_per_task=s.cpus_per_task,
-                mem_per_cpu_gb=s.mem_per_cpu_gb, job_name=f"starforge_{stage}", venv_path=s.venv_path,
-                sbatch_args=dict(s.sbatch_args), depends=previous, logging_dir=logging_dir)
+            executor = slurm_executor(pipeline, cfg.slurm, tasks=tasks, job_name=f"starforge_{stage}",
+                                      depends=previous, logging_dir=logging_dir)
         else:
             from datatrove.executor.ray import RayPipelineExecutor
 
@@ -98,18 +93,6 @@ def run_stages(cfg: CurateConfig, out: Path, executors: dict) -> bool:
     if cfg.executor == "slurm":
         return all(not ex.get_incomplete_ranks() for ex in executors.values())
     return True
-
-
-def sbatch_script(executor, depends_on: str | None = None) -> str:
-    """The sbatch script datatrove would submit for `executor` (without writing or submitting it)."""
-    ranks = executor.tasks
-    max_array = min(ranks, executor.max_array_size) if executor.max_array_size != -1 else ranks
-    run = f"srun -l -n {executor.nodes_per_task} launch_pickled_pipeline " \
-          f"{executor.logging_dir.resolve_paths('executor.pik')}"
-    script = executor.get_launch_file_contents(executor.get_sbatch_args(max_array), run)
-    if depends_on:
-        script = script.replace("#SBATCH", f"#SBATCH --dependency=afterok:<{depends_on} job id>\n#SBATCH", 1)
-    return script
 
 
 def describe_plan(cfg: CurateConfig, out: Path, stage_pipelines: dict[str, list[PipelineStep]]) -> str:

@@ -52,7 +52,7 @@ from starforge.decontam import load_snippets
 from starforge.formats.records import records_writer
 
 if TYPE_CHECKING:
-    from data_pipeline.curate import CurateConfig
+    from data_pipeline.config import CurateConfig
 
 LISTING = "work/sources.jsonl"
 """The input files, listed once by `curate` before stage 1 (folder and built-in inputs)."""

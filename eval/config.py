@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from starforge.errors import ConfigError
 from starforge.sandbox import SandboxConfig
 
 
@@ -84,3 +85,12 @@ class EvalConfig:
     gpu_memory_utilization: float | None = None
     """vLLM: share of device memory for weights and KV cache (on the CPU: of RAM); null: 0.9 on GPUs, 0.25 on the CPU."""
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+
+    def __post_init__(self):
+        # A negative count would slice problems off the end (`problems[:-1]` drops one silently).
+        for name in ("limit", "limit_start", "n_samples", "batch_size", "prompt_batch_size", "max_length_generation"):
+            value = getattr(self, name)
+            if value is not None and value < (0 if name.startswith("limit") else 1):
+                least = "0" if name.startswith("limit") else "1"
+                raise ConfigError(f"{name} must be >= {least}, got {value}" + (" (null: all problems)"
+                                                                               if name == "limit" else ""))

@@ -6,129 +6,147 @@
         --set heldout=runs/ft/problems/heldout.jsonl --set curriculum.tau=0.1
     starforge finetune sft-rl --model runs/ft/tiny --data ... --problems ... --output ... --rl-share 0.4
     starforge finetune tapes-to-sft runs/ft/rl/tape.jsonl --output more_sft.jsonl
+    starforge finetune continue --from CKPT --config configs/finetune/continue-tiny.yaml
 
-Each command takes `--config FILE` and `--set key=value` over its dataclass (`--help-config`).
+Each command's flags are its config dataclass's fields (`starforge.commands`), with `--config
+FILE` and `--set key=value` (`--help-config`). `continue` is pretrain's trainer: the dispatcher
+(starforge/cli.py) runs `starforge pretrain train --init-from CKPT ...`, so this stage imports
+nothing of pretrain.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
+from dataclasses import dataclass
 from pathlib import Path
 
-from starforge.config import add_config_args, describe, load_config
+from starforge.commands import Command, extend, narrow, run_commands
+from starforge.errors import FinetuneError
 
-log = logging.getLogger(__name__)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="starforge finetune", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
-
-    g = sub.add_parser("problems", help="write the generated problem family (train/heldout JSONL)")
-    g.add_argument("--output", type=Path, required=True)
-    g.add_argument("--n-train", type=int, default=600)
-    g.add_argument("--n-heldout", type=int, default=150)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--tiny-model", type=Path, default=None, help="also write a tiny GPTBigCode + BPE here")
-    g.add_argument("--model-config", type=Path, default=None, help="YAML for the tiny model "
-                   "(configs/finetune/tiny-gptbigcode.yaml)")
-
-    s = sub.add_parser("sft", help="instruction tuning on TRL's SFTTrainer (full or LoRA)")
-    s.add_argument("--model", type=Path, required=True)
-    s.add_argument("--data", type=Path, required=True)
-    s.add_argument("--output", type=Path, required=True)
-    add_config_args(s)
-    s.add_argument("--help-config", action="store_true")
-
-    r = sub.add_parser("rl", help="GRPO from execution feedback with the self-evolving curriculum")
-    r.add_argument("--model", type=Path, required=True)
-    r.add_argument("--problems", required=True, help="problems JSONL or an eval task with tests")
-    r.add_argument("--output", type=Path, required=True)
-    r.add_argument("--resume", action="store_true", help="continue from the last checkpoint and the tape")
-    add_config_args(r)
-    r.add_argument("--help-config", action="store_true")
-
-    b = sub.add_parser("sft-rl", help="SFT then RL at one compute budget (arXiv 2507.04103)")
-    b.add_argument("--model", type=Path, required=True)
-    b.add_argument("--data", type=Path, required=True)
-    b.add_argument("--problems", required=True)
-    b.add_argument("--output", type=Path, required=True)
-    b.add_argument("--rl-share", type=float, default=None, help="share of the budget given to RL")
-    add_config_args(b)
-    b.add_argument("--help-config", action="store_true")
-
-    t = sub.add_parser("tapes-to-sft", help="successful rollouts of tapes as SFT data")
-    t.add_argument("tapes", nargs="+", type=Path)
-    t.add_argument("--output", type=Path, required=True)
-    t.add_argument("--min-reward", type=float, default=1.0)
-    t.add_argument("--decontaminate", default="humaneval,mbpp",
-                   help="eval tasks whose prompts/solutions must not appear (comma list; empty: none)")
-
-    c = sub.add_parser("continue", help="continued pretraining with pretrain's trainer (see docs/finetune.md)")
-    c.add_argument("--from", dest="from_ckpt", type=Path, required=True)
-    add_config_args(c)
-    return p
+CONTINUE_HELP = "continued pretraining with pretrain's trainer (`starforge pretrain train --init-from CKPT`)"
 
 
-def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "problems":
-        from finetune.problems import generate_problems, iter_texts, write_problems
+@dataclass
+class ProblemsCommand:
+    output: Path | None = None
+    """Folder for train.jsonl and heldout.jsonl."""
+    n_train: int = 600
+    """Training problems."""
+    n_heldout: int = 150
+    """Held-out problems."""
+    seed: int = 0
+    """Seed of the problem family."""
+    tiny_model: Path | None = None
+    """Also write a tiny GPTBigCode + BPE here."""
+    model_config: Path | None = None
+    """YAML for the tiny model (configs/finetune/tiny-gptbigcode.yaml)."""
 
-        probs = generate_problems(args.n_train, args.n_heldout, args.seed)
-        train = write_problems([p for p in probs if p.split == "train"], args.output / "train.jsonl")
-        held = write_problems([p for p in probs if p.split == "heldout"], args.output / "heldout.jsonl")
-        result = {"train": str(train), "heldout": str(held), "problems": len(probs)}
-        if args.tiny_model:
-            from finetune.tiny import load_tiny_config, make_tiny_model
 
-            make_tiny_model(args.tiny_model, iter_texts([p for p in probs if p.split == "train"]),
-                            load_tiny_config(args.model_config))
-            result["tiny_model"] = str(args.tiny_model)
-        print(json.dumps(result))
-        return 0
-    if args.command == "sft":
-        from finetune.sft import SFTConfig, sft
+@dataclass
+class TapesToSftCommand:
+    tapes: list[Path] | None = None
+    """Tapes written by `finetune rl` or `eval --tape_path`."""
+    output: Path | None = None
+    """SFT JSONL file to write (never one of the tapes)."""
+    min_reward: float = 1.0
+    """Rollouts with at least this reward are kept."""
+    decontaminate: str = "humaneval,mbpp"
+    """Eval tasks whose prompts/solutions must not appear (comma list; empty: none)."""
 
-        if args.help_config:
-            print("\n".join(describe(SFTConfig)))
-            return 0
-        print(json.dumps(sft(args.model, args.data, args.output, load_config(SFTConfig, args.config, args.overrides))))
-        return 0
-    if args.command == "rl":
-        from finetune.rl import RLConfig, rl
 
-        if args.help_config:
-            print("\n".join(describe(RLConfig)))
-            return 0
-        cfg = load_config(RLConfig, args.config, args.overrides)
-        print(json.dumps(rl(args.model, args.problems, args.output, cfg, resume=args.resume)))
-        return 0
-    if args.command == "sft-rl":
-        from finetune.schedule import SftRlConfig, sft_rl
+def _problems(cfg: ProblemsCommand) -> int:
+    from finetune.problems import generate_problems, iter_texts, write_problems
 
-        if args.help_config:
-            print("\n".join(describe(SftRlConfig)))
-            return 0
-        cfg = load_config(SftRlConfig, args.config, args.overrides)
-        if args.rl_share is not None:
-            cfg.rl_share = args.rl_share
-        print(json.dumps(sft_rl(args.model, args.data, args.problems, args.output, cfg)))
-        return 0
-    if args.command == "tapes-to-sft":
-        from finetune.tapes import contamination_texts, tapes_to_sft
+    probs = generate_problems(cfg.n_train, cfg.n_heldout, cfg.seed)
+    train = write_problems([p for p in probs if p.split == "train"], cfg.output / "train.jsonl")
+    held = write_problems([p for p in probs if p.split == "heldout"], cfg.output / "heldout.jsonl")
+    result = {"train": str(train), "heldout": str(held), "problems": len(probs)}
+    if cfg.tiny_model:
+        from finetune.tiny import load_tiny_config, make_tiny_model
 
-        tasks = [t for t in args.decontaminate.split(",") if t.strip()]
-        print(json.dumps(tapes_to_sft(args.tapes, args.output, args.min_reward, contamination_texts(tasks))))
-        return 0
-    if args.command == "continue":
-        # StarCoder's recipe: pretrain's own trainer, weights from the base checkpoint, fresh optimizer.
-        from pretrain.config import load_train_config
-        from pretrain.train import train
+        make_tiny_model(cfg.tiny_model, iter_texts([p for p in probs if p.split == "train"]),
+                        load_tiny_config(cfg.model_config))
+        result["tiny_model"] = str(cfg.tiny_model)
+    print(json.dumps(result))
+    return 0
 
-        cfg = load_train_config(args.config, [*args.overrides, f"init_from={args.from_ckpt}"])
-        print(json.dumps(train(cfg), default=str))
-        return 0
-    return 2
+
+def _sft_config() -> type:
+    from finetune.sft import SFTConfig
+
+    return extend(SFTConfig, "SftCommand", [
+        ("model", Path | None, None, "base model: a Hugging Face model directory"),
+        ("data", Path | None, None, "SFT data JSONL (prompt/solution or instruction/response)"),
+        ("output", Path | None, None, "output folder (never the model's)")])
+
+
+def _sft(cfg) -> int:
+    from finetune.sft import SFTConfig, sft
+
+    print(json.dumps(sft(cfg.model, cfg.data, cfg.output, narrow(cfg, SFTConfig))))
+    return 0
+
+
+def _rl_config() -> type:
+    from finetune.rl import RLConfig
+
+    return extend(RLConfig, "RlCommand", [
+        ("model", Path | None, None, "policy to start from: a Hugging Face model directory"),
+        ("problems", str | None, None, "problems JSONL or an eval task with tests"),
+        ("output", Path | None, None, "output folder (checkpoints, tape, metrics)")])
+
+
+def _rl(cfg, resume: bool = False) -> int:
+    from finetune.rl import RLConfig, rl
+
+    print(json.dumps(rl(cfg.model, cfg.problems, cfg.output, narrow(cfg, RLConfig), resume=resume)))
+    return 0
+
+
+def _sft_rl_config() -> type:
+    from finetune.schedule import SftRlConfig
+
+    return extend(SftRlConfig, "SftRlCommand", [
+        ("model", Path | None, None, "base model: a Hugging Face model directory"),
+        ("data", Path | None, None, "SFT data JSONL"),
+        ("problems", str | None, None, "problems JSONL or an eval task with tests"),
+        ("output", Path | None, None, "output folder")])
+
+
+def _sft_rl(cfg) -> int:
+    from finetune.schedule import SftRlConfig, sft_rl
+
+    print(json.dumps(sft_rl(cfg.model, cfg.data, cfg.problems, cfg.output, narrow(cfg, SftRlConfig))))
+    return 0
+
+
+def _tapes_to_sft(cfg: TapesToSftCommand) -> int:
+    missing = [str(t) for t in cfg.tapes if not Path(t).is_file()]
+    if missing:  # before the benchmarks are loaded (MBPP may try the hub)
+        raise FinetuneError(f"{missing[0]}: no such tape file; pass tapes written by `finetune rl`")
+    from finetune.tapes import contamination_texts, tapes_to_sft
+
+    tasks = [t for t in cfg.decontaminate.split(",") if t.strip()]
+    print(json.dumps(tapes_to_sft(cfg.tapes, cfg.output, cfg.min_reward, contamination_texts(tasks))))
+    return 0
+
+
+COMMANDS = [
+    Command("problems", ProblemsCommand, _problems, "write the generated problem family (train/heldout JSONL)",
+            required=("output",), inputs=("model_config",), outputs=("output", "tiny_model")),
+    Command("sft", _sft_config, _sft, "instruction tuning on TRL's SFTTrainer (full or LoRA)",
+            required=("model", "data", "output"), inputs=("model", "data", "valid_file"), outputs=("output",)),
+    Command("rl", _rl_config, _rl, "GRPO from execution feedback with the self-evolving curriculum",
+            required=("model", "problems", "output"), inputs=("model", "problems", "heldout"), outputs=("output",),
+            extras=(("resume", bool, False, "continue from the last checkpoint and the tape"),)),
+    Command("sft-rl", _sft_rl_config, _sft_rl, "SFT then RL at one compute budget (arXiv 2507.04103)",
+            required=("model", "data", "problems", "output"), inputs=("model", "data", "problems"),
+            outputs=("output",)),
+    Command("tapes-to-sft", TapesToSftCommand, _tapes_to_sft, "successful rollouts of tapes as SFT data",
+            positional=("tapes",), required=("tapes", "output"), inputs=("tapes",), output_files=("output",)),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_commands("starforge finetune", COMMANDS, argv,
+                        description=__doc__.split("\n")[0] + f"\n\n(continue: {CONTINUE_HELP})")

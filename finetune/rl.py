@@ -45,6 +45,7 @@ from finetune.sft import load_model_and_tokenizer
 from starforge.config import save_config
 from starforge.errors import FinetuneError
 from starforge.formats.tapes import Tape
+from starforge.run_dir import write_summary
 from starforge.sandbox import Sandbox, SandboxConfig
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,7 @@ def rl(model_dir: str | Path, problems: str | Path, output_dir: str | Path, cfg:
     summary.update({"steps": trainer.state.global_step, "seconds": round(seconds, 2),
                     "samples_generated": trainer.state.global_step * batch,
                     "curriculum": sec.state() if sec else None, "output": str(out)})
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_summary(out, "finetune", summary, {"model": str(out)}, command="finetune rl")
     write_report(out / "report.png", rl_dir=out)
     log.info("rl: %d steps in %.1fs; output %s", summary["steps"], seconds, out)
     return summary

@@ -10,7 +10,6 @@ loss, reward and curriculum (`finetune/report.py`).
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from finetune.rl import RLConfig, load_rl_problems, rl
 from finetune.sft import SFTConfig, read_sft_records, sft
 from starforge.config import save_config
 from starforge.errors import ConfigError
+from starforge.run_dir import write_summary
 
 
 @dataclass
@@ -83,5 +83,5 @@ def sft_rl(model_dir: str | Path, data: str | Path, problems: str | Path, output
                           sft_dir=out / "sft" if "sft" in summary else None)
     if report:
         summary["report"] = str(report)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    write_summary(out, "finetune", summary, {"model": str(final)}, command="finetune sft-rl")
     return summary

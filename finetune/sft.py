@@ -38,6 +38,7 @@ from pretrain.seqvcr import SeqVcrConfig
 from starforge.config import save_config, to_dict
 from starforge.errors import ConfigError, FinetuneError, FormatError
 from starforge.formats.tokenizer import CHAT_TOKENS, COMMIT_TOKENS
+from starforge.run_dir import write_summary
 
 log = logging.getLogger(__name__)
 
@@ -377,7 +378,7 @@ def sft(model_dir: str | Path, data: str | Path, output_dir: str | Path, cfg: SF
         "tokens_trained": int(trainer.state.num_input_tokens_seen or 0) or _count_tokens(trainer),
         "seconds": round(seconds, 2), "output": str(out), "lora": to_dict(cfg.lora),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_summary(out, "finetune", summary, {"model": str(out)}, command="finetune sft")
     _plot(history, out / "loss.png")
     log.info("sft: %d steps in %.1fs, valid loss %.3f -> %.3f; model in %s", summary["steps"], seconds,
              valid_start, valid_end, out)

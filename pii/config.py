@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from starforge.errors import ConfigError
+
 CLASSES = ("email", "ip_address", "key", "password", "username", "name")
 """Our PII classes; presidio entity names are their upper-case forms (`EMAIL_ADDRESS` for email)."""
 
@@ -75,8 +77,8 @@ class PiiConfig:
     def __post_init__(self) -> None:
         unknown = [c for c in self.classes if c not in CLASSES]
         if unknown:
-            raise ValueError(f"unknown PII class {unknown[0]!r} in 'classes'; choose from {', '.join(CLASSES)}")
+            raise ConfigError(f"unknown PII class {unknown[0]!r} in 'classes'; choose from {', '.join(CLASSES)}")
         if not self.ip_replacements_v4 or not self.ip_replacements_v6:
-            raise ValueError("'ip_replacements_v4' and 'ip_replacements_v6' need at least one address each")
+            raise ConfigError("'ip_replacements_v4' and 'ip_replacements_v6' need at least one address each")
         if self.window_chars < 50 or self.batch_chars < 1024:
-            raise ValueError("'window_chars' must be >= 50 and 'batch_chars' >= 1024")
+            raise ConfigError("'window_chars' must be >= 50 and 'batch_chars' >= 1024")

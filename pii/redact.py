@@ -27,6 +27,7 @@ from pii.files import encode_source, read_source, walk_files
 from starforge.config import save_config
 from starforge.errors import PiiError
 from starforge.log import progress
+from starforge.run_dir import write_summary
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def redact_path(src: Path, dst: Path, config: PiiConfig, audit: Path | None = No
     summary = {"input": str(src), "output": str(dst), "files": len(files), **counts, "non_utf8": non_utf8,
                "skipped": dict(skipped), "redactions": dict(per_class), "mb": round(nbytes / 1e6, 3),
                "mb_s": round(nbytes / 1e6 / max(seconds, 1e-9), 2), "audit": str(audit)}
-    (audit / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_summary(audit, "pii", summary, {"output": str(dst), "audit": str(audit)}, command="pii redact")
     save_config(config, audit / "config.yaml")
     logger.info("redacted %d files (%d changed, %d not UTF-8, %d binary copied unscanned, %d not written) into %s; "
                 "redactions %s; %.2f MB at %.1f MB/s; audit in %s", len(files), counts["redacted"], non_utf8,

@@ -1,102 +1,130 @@
-"""`starforge pretrain train|describe|import|export|launch`."""
+"""`starforge pretrain train|describe|import|export|launch`.
+
+Every command's flags come from its config dataclass (`starforge.commands`); `train` and
+`launch` read a run config (`configs/runs/`, the model starting from its `preset:`), with every
+top-level key as a flag and `--set optim.lr=3e-4` for the sections. `finetune continue` is
+`train` reached through the dispatcher (starforge/cli.py), with `--from` setting `init_from`.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
-from starforge.config import add_config_args
+from starforge.commands import Command, run_commands
+from starforge.errors import ConfigError
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="starforge pretrain", description="StarCoder-family pretraining on megatron-core")
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train (in-process, or one process per rank under torchrun)")
-    add_config_args(train)
-    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest")
-    describe = sub.add_parser("describe", help="parameters and FLOPs per token of a model preset")
-    describe.add_argument("preset", help="preset name in configs/models/ or a YAML path")
-    describe.add_argument("--json", action="store_true", help="one JSON object")
-    export = sub.add_parser("export", help="checkpoint -> Hugging Face GPTBigCode / Starcoder2 + model card, "
-                            "logits checked")
-    export.add_argument("--checkpoint", required=True, help="an iter_* directory or OUT/checkpoints")
-    export.add_argument("--output", required=True, help="HF model directory to write")
-    export.add_argument("--tokenizer", default=None, help="tokenizer directory (default: the run's)")
-    export.add_argument("--license", default="other", help="the model card's licence id (default: other)")
-    export.add_argument("--eval-dir", default=None, help="a `starforge eval` metrics file or folder for the card")
-    export.add_argument("--model-name", default=None, help="the model card's title (default: the output's name)")
-    imp = sub.add_parser("import", help="Hugging Face GPTBigCode / Starcoder2 directory -> checkpoint, logits checked")
-    imp.add_argument("--hf", required=True, help="Hugging Face model directory (config.json, safetensors, tokenizer)")
-    imp.add_argument("--output", required=True, help="checkpoint root to write (init_from / export read it)")
-    imp.add_argument("--preset", default=None, help="model preset the shape must equal (default: pick or write one)")
-    imp.add_argument("--tensor-parallel", type=int, default=1, help="TP size (run under torchrun with TP x PP ranks)")
-    imp.add_argument("--pipeline-parallel", type=int, default=1, help="pipeline stages")
-    launch = sub.add_parser("launch", help="write (and submit) a Slurm sbatch script running torchrun per node")
-    add_config_args(launch)
-    launch.add_argument("--slurm", action="store_true", required=True, help="target Slurm (the only launcher)")
-    launch.add_argument("--nodes", type=int, required=True)
-    launch.add_argument("--gpus-per-node", type=int, default=8)
-    launch.add_argument("--job-name", default="starforge-pretrain")
-    launch.add_argument("--partition", default=None)
-    launch.add_argument("--time", default="48:00:00", help="Slurm time limit")
-    launch.add_argument("--output", default=None, help="where to write the sbatch script (default OUT/launch.sbatch)")
-    mode = launch.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", action="store_true", help="print the script, write and submit nothing")
-    mode.add_argument("--submit", action="store_true", help="run sbatch on the written script")
-    return parser
+@dataclass
+class DescribeCommand:
+    preset: str | None = None
+    """Preset name in configs/models/ or a YAML path."""
+    json: bool = False
+    """One JSON object."""
+
+
+def _describe(cfg: DescribeCommand) -> int:
+    from pretrain.model import load_preset
+
+    model = load_preset(cfg.preset)
+    if model.vocab_size is None:
+        model.vocab_size = 49152  # the tokenizer decides at train time; describe with StarCoder's
+    info = {"preset": cfg.preset, **model.summary()}
+    if cfg.json:
+        print(json.dumps(info))
+    else:
+        width = max(map(len, info))
+        for key, value in info.items():
+            shown = f"{value:,}" if isinstance(value, int) else value
+            print(f"{key.ljust(width)}  {shown}")
+    return 0
+
+
+def _export(cfg) -> int:
+    from pretrain.export import export
+
+    report = export(cfg.checkpoint, cfg.output, cfg.tokenizer, cfg.check_tokens, cfg.license, cfg.eval_dir,
+                    cfg.model_name)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _import(cfg) -> int:
+    from pretrain.hf_import import import_hf
+
+    report = import_hf(cfg)
+    if os.environ.get("RANK", "0") == "0":
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+def _train(cfg, resume: bool = False) -> int:
+    from pretrain.train import train
+
+    print(json.dumps(train(cfg, resume=resume), indent=2, default=str))
+    return 0
+
+
+def _launch(cfg, *, slurm: bool, nodes: int | None, gpus_per_node: int, job_name: str, partition: str | None,
+            time: str, output: Path | None, dry_run: bool, submit: bool, overwrite: bool, config_path,
+            overrides) -> int:
+    from pretrain.launch.slurm import launch
+    from starforge.executors import check_job_name
+
+    if not slurm:
+        raise ConfigError("starforge pretrain launch: --slurm is required (Slurm is the only launcher)")
+    if nodes is None:
+        raise ConfigError("starforge pretrain launch: --nodes is required")
+    if dry_run and submit:
+        raise ConfigError("starforge pretrain launch: --dry-run and --submit exclude each other")
+    check_job_name(job_name)  # before anything is written: a newline would add an #SBATCH line of its own
+    if output is not None and Path(output).is_dir():
+        raise ConfigError(f"--output {output} is a folder; give the path of the sbatch script to write")
+    if not dry_run:  # the run folder is the job's `pretrain train` folder (its Slurm logs land there first)
+        from starforge.run_dir import claim_outputs
+
+        claim_outputs("pretrain train", {"--out-dir": Path(cfg.out_dir)},
+                      {k: Path(v) for k, v in (("--tokenizer", cfg.tokenizer), ("--init-from", cfg.init_from)) if v},
+                      overwrite=overwrite)
+    script = launch(cfg, config_path, overrides, nodes=nodes, gpus_per_node=gpus_per_node, job_name=job_name,
+                    partition=partition, time_limit=time, output=output, dry_run=dry_run, submit=submit)
+    if dry_run:
+        sys.stdout.write(script)
+    return 0
+
+
+COMMANDS = [
+    Command("train", "pretrain.config:TrainConfig", _train,
+            "train (in-process, or one process per rank under torchrun)", load="pretrain.config:load_train_config",
+            inputs=("tokenizer", "init_from"), outputs=("out_dir",),
+            extras=(("resume", bool, False, "continue from OUT/checkpoints/latest"),)),
+    Command("describe", DescribeCommand, _describe, "parameters and FLOPs per token of a model preset",
+            positional=("preset",), required=("preset",)),
+    Command("import", "pretrain.hf_import:ImportConfig", _import,
+            "Hugging Face GPTBigCode / Starcoder2 directory -> checkpoint, logits checked",
+            required=("hf", "output"), inputs=("hf",), outputs=("output",)),
+    Command("export", "pretrain.export:ExportConfig", _export,
+            "checkpoint -> Hugging Face GPTBigCode / Starcoder2 + model card, logits checked",
+            required=("checkpoint", "output"), inputs=("checkpoint", "tokenizer", "eval_dir"), outputs=("output",)),
+    Command("launch", "pretrain.config:TrainConfig", _launch,
+            "write (and submit) a Slurm sbatch script running torchrun per node",
+            load="pretrain.config:load_train_config", pass_source=True, extras=(
+                ("slurm", bool, False, "target Slurm (the only launcher; required)"),
+                ("nodes", int, None, "nodes to allocate (required)"),
+                ("gpus_per_node", int, 8, "GPUs per node"),
+                ("job_name", str, "starforge-pretrain", "Slurm job name (letters, digits, . _ -)"),
+                ("partition", str, None, "Slurm partition"),
+                ("time", str, "48:00:00", "Slurm time limit"),
+                ("output", Path, None, "where to write the sbatch script (default OUT/launch.sbatch)"),
+                ("dry_run", bool, False, "print the script, write and submit nothing"),
+                ("submit", bool, False, "run sbatch on the written script"),
+                ("overwrite", bool, False, "use an --out-dir that `pretrain train` did not make (the output rule)"))),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "describe":
-        from pretrain.model import load_preset
-
-        cfg = load_preset(args.preset)
-        if cfg.vocab_size is None:
-            cfg.vocab_size = 49152  # the tokenizer decides at train time; describe with StarCoder's
-        info = {"preset": args.preset, **cfg.summary()}
-        if args.json:
-            print(json.dumps(info))
-        else:
-            width = max(map(len, info))
-            for key, value in info.items():
-                shown = f"{value:,}" if isinstance(value, int) else value
-                print(f"{key.ljust(width)}  {shown}")
-        return 0
-    if args.command == "export":
-        from pretrain.export import ExportConfig, export
-
-        ex = ExportConfig(checkpoint=args.checkpoint, output=args.output, tokenizer=args.tokenizer,
-                          license=args.license, eval_dir=args.eval_dir, model_name=args.model_name)
-        report = export(ex.checkpoint, ex.output, ex.tokenizer, ex.check_tokens, ex.license, ex.eval_dir, ex.model_name)
-        print(json.dumps(report, indent=2))
-        return 0
-    if args.command == "import":
-        from pathlib import Path
-
-        from pretrain.hf_import import ImportConfig, import_hf
-
-        report = import_hf(ImportConfig(hf=Path(args.hf), output=Path(args.output), preset=args.preset,
-                                        tensor_parallel=args.tensor_parallel, pipeline_parallel=args.pipeline_parallel))
-        if os.environ.get("RANK", "0") == "0":
-            print(json.dumps(report, indent=2))
-        return 0
-    from pretrain.config import load_train_config
-
-    cfg = load_train_config(args.config, args.overrides)
-    if args.command == "launch":
-        from pretrain.launch.slurm import launch
-
-        script = launch(cfg, args.config, args.overrides, nodes=args.nodes, gpus_per_node=args.gpus_per_node,
-                        job_name=args.job_name, partition=args.partition, time_limit=args.time,
-                        output=args.output, dry_run=args.dry_run, submit=args.submit)
-        if args.dry_run:
-            sys.stdout.write(script)
-        return 0
-    from pretrain.train import train
-
-    summary = train(cfg, resume=args.resume)
-    print(json.dumps(summary, indent=2))
-    return 0
+    return run_commands("starforge pretrain", COMMANDS, argv,
+                        description="StarCoder-family pretraining on megatron-core")

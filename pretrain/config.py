@@ -13,7 +13,7 @@ from pretrain.model import ModelConfig, load_preset
 from pretrain.optim import OptimConfig
 from pretrain.parallel import ParallelConfig
 from pretrain.seqvcr import SeqVcrConfig
-from starforge.config import _parse_scalar, load_config, read_yaml, to_dict
+from starforge.config import load_config, parse_scalar, read_yaml, resolve_preset, to_dict
 from starforge.errors import ConfigError, PretrainError
 
 
@@ -74,20 +74,22 @@ class TrainConfig:
 
 
 def load_train_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+                      *, flags: dict[str, Any] | None = None, command: str | None = None,
                       **values: Any) -> TrainConfig:
-    """YAML + `--set` overrides, the model starting from its preset; keyword values go first."""
+    """YAML + flags + `--set` overrides (starforge.commands), the model starting from its preset;
+    keyword values go first."""
     raw: dict[str, Any] = dict(values)
     if path is not None:
-        raw.update(read_yaml(Path(path)))
-    preset = raw.get("preset", TrainConfig.preset)
+        raw.update(read_yaml(resolve_preset(path)))
+    preset = (flags or {}).get("preset", raw.get("preset", TrainConfig.preset))
     for item in overrides:
         key, _, value = item.partition("=")
         if key.strip() == "preset":
-            preset = _parse_scalar(value)
+            preset = parse_scalar(value)
     defaults = {**values}
     if preset:
         defaults["model"] = {**to_dict(load_preset(preset)), **values.get("model", {})}
-    return load_config(TrainConfig, path, list(overrides), defaults=defaults)
+    return load_config(TrainConfig, path, list(overrides), defaults=defaults, flags=flags, command=command)
 
 
 def resolve(cfg: TrainConfig, vocab_size: int | None) -> TrainConfig:

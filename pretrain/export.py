@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,9 +166,9 @@ def _write_and_compare(reference: torch.nn.Module, hf_sd: dict[str, torch.Tensor
     missing, unexpected = model.load_state_dict(hf_sd, strict=False)
     if [k for k in missing if k != "lm_head.weight"] or unexpected:
         raise RuntimeError(f"{family.ARCHITECTURE} state dict mismatch: missing {missing}, unexpected {unexpected}")
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
-    output_dir.mkdir(parents=True)
+    # Files of the same names are replaced; nothing else in the folder is deleted (the output rule,
+    # starforge/run_dir.py: the CLI refuses a folder this command did not make without --overwrite).
+    output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(output_dir))
     if tokenizer is not None:
         tokenizer.save_pretrained(str(output_dir))

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from starforge.config import from_dict, read_yaml
+from starforge.config import from_dict, preset_dir, read_yaml
 from starforge.errors import ConfigError, PretrainError
 
 if TYPE_CHECKING:
     import torch
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "models"
+PRESET_DIR = preset_dir() / "models"
+"""Model presets: package data (`starforge/configs/models/`, a link to `configs/models/` in a checkout)."""
 
 
 @dataclass

@@ -177,9 +177,10 @@ def _run(cfg: TrainConfig, tokenizer: Any, on_gpu: bool, dp: int, resume: bool) 
                "checkpoint": str(ckpt), "metrics": str(metrics.path), "loss_png": str(png) if png else None,
                "stopped_by_sigterm": stop["sigterm"], "wandb_run_id": metrics.wandb_run_id}
     if rank0:
-        import json
+        from starforge.run_dir import write_summary
 
-        (cfg.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_summary(cfg.out_dir, "pretrain", summary, {"checkpoint": str(ckpt), "metrics": str(metrics.path)},
+                      command="pretrain train")
     log.info("pretrain: %d steps, loss %s -> %s, %.0f tokens/s, checkpoint %s", done - start,
              f"{first_loss:.4f}" if first_loss is not None else "-",
              f"{last_loss:.4f}" if last_loss is not None else "-", summary["tokens_per_s"], ckpt)

@@ -1,8 +1,10 @@
 """`starforge <stage> ...`: one console script, one subcommand per stage.
 
-Each stage owns its own argument parser in `<stage>/cli.py` (a `main(argv) -> int`); this file
-only maps the stage name to that module and turns user errors into one-line messages. Stage
-modules are imported lazily so `starforge eval --help` does not import megatron-core.
+Each stage lists its commands in `<stage>/cli.py` (a `main(argv) -> int` over
+`starforge.commands`); this file only maps the stage name to that module, forwards the one
+command that is another stage's (`finetune continue` is `pretrain train --init-from`), and turns
+user errors into one-line messages. Stage modules are imported lazily so `starforge eval --help`
+does not import megatron-core.
 """
 
 from __future__ import annotations
@@ -24,6 +26,26 @@ STAGES: dict[str, tuple[str, str]] = {
     "attribution": ("attribution.cli", "index training data; trace snippets back to files"),
     "demo": ("starforge.demo", "run every stage end to end on the embedded corpus"),
 }
+
+
+FORWARDS: dict[tuple[str, str], tuple[str, list[str], dict[str, str]]] = {
+    ("finetune", "continue"): ("pretrain", ["train"], {"--from": "--init-from"}),
+}
+"""(stage, command) -> (stage, command words, renamed flags): one trainer, two names, and the
+finetune stage imports nothing of pretrain (StarCoder's recipe: continued pretraining is
+pretraining from a checkpoint, with a fresh optimizer)."""
+
+
+def _forward(stage: str, rest: list[str]) -> tuple[str, list[str]]:
+    target = FORWARDS.get((stage, rest[0])) if rest else None
+    if target is None:
+        return stage, rest
+    new_stage, words, renamed = target
+    args = []
+    for arg in rest[1:]:
+        flag, eq, value = arg.partition("=")
+        args.append(renamed.get(flag, flag) + eq + value if flag in renamed else arg)
+    return new_stage, [*words, *args]
 
 
 def _usage() -> str:
@@ -50,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"starforge: unknown stage '{stage}'; choose one of: {', '.join(STAGES)}", file=sys.stderr)
         return 2
     setup_logging(verbose)
+    stage, rest = _forward(stage, rest)
     try:
         module = importlib.import_module(STAGES[stage][0])
         return int(module.main(rest) or 0)

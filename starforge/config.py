@@ -5,7 +5,10 @@
     save_config(cfg, out_dir / "config.yaml")
 
 Unknown keys and values of the wrong type raise `ConfigError` naming the key (and the closest
-valid key), so a typo never silently falls back to a default.
+valid key), so a typo never silently falls back to a default. Presets ship as package data
+(`configs/` in the source tree, `starforge/configs/` in a wheel): `--config data/curate-stdlib`
+finds one by name, and a preset's `command:` key names the command it
+configures, so a preset given to another command is a one-line error.
 """
 
 from __future__ import annotations
@@ -42,13 +45,42 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(cls: type[C], path: str | Path | None = None, overrides: typing.Sequence[str] = (),
-                defaults: dict[str, Any] | None = None) -> C:
-    """Build `cls` from (in increasing priority) `defaults`, the YAML file, then overrides."""
+                defaults: dict[str, Any] | None = None, *, flags: dict[str, Any] | None = None,
+                flags_last: bool = False, command: str | None = None) -> C:
+    """Build `cls` from (in increasing priority) `defaults`, the YAML file (a path or a preset
+    name), `flags` (values of a command's own flags), then `--set` overrides; with `flags_last`
+    the flags come after the overrides (eval's documented order). `command` ("data curate") is
+    checked against the file's `command:` key."""
     data: dict[str, Any] = {}
     if defaults:
         _deep_update(data, defaults)
+    where = "config"
     if path is not None:
-        _deep_update(data, read_yaml(Path(path)))
+        file = resolve_preset(path)
+        where = str(file)
+        loaded = read_yaml(file)
+        declared = loaded.pop("command", None)
+        if command is not None and declared is not None and not preset_matches(declared, command):
+            names = " or ".join(f"`starforge {d}`" for d in (declared if isinstance(declared, list) else [declared]))
+            raise ConfigError(f"{file}: this preset configures {names}, not `starforge {command}`; pass it to "
+                              f"that command, or pass a preset made for `starforge {command}`")
+        _deep_update(data, loaded)
+    if flags and not flags_last:
+        _deep_update(data, flags)
+    apply_overrides(data, overrides)
+    if flags and flags_last:
+        _deep_update(data, flags)
+    return from_dict(cls, data, where=where)
+
+
+def preset_matches(declared: str | list[str], command: str) -> bool:
+    """A preset's `command:` (one name or a list; a stage name covers its commands) covers `command`."""
+    names = declared if isinstance(declared, list) else [declared]
+    return any(command == str(n) or command.startswith(f"{n} ") for n in names)
+
+
+def apply_overrides(data: dict[str, Any], overrides: typing.Sequence[str]) -> None:
+    """`--set a.b=value` into `data` (values are YAML scalars)."""
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
@@ -59,19 +91,44 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: typing.
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {item!r}: '{part}' is not a section")
-        node[parts[-1]] = _parse_scalar(raw)
-    return from_dict(cls, data, where=str(path) if path else "config")
+        node[parts[-1]] = parse_scalar(raw)
+
+
+def preset_dir() -> Path:
+    """Where the shipped presets are: `starforge/configs/` (package data in a wheel; in a source
+    checkout a link to `configs/`), or `configs/` beside the packages if the link is missing."""
+    shipped = Path(__file__).resolve().parent / "configs"
+    return shipped if shipped.is_dir() else Path(__file__).resolve().parent.parent / "configs"
+
+
+def resolve_preset(name: str | Path) -> Path:
+    """A YAML path as given, or else a shipped preset by name: `data/curate-stdlib` (with or
+    without `.yaml`) or `configs/data/curate-stdlib.yaml` as written in the docs."""
+    path = Path(name)
+    if path.exists():
+        return path
+    rel = Path(*path.parts[1:]) if path.parts and path.parts[0] == "configs" else path
+    for candidate in (preset_dir() / rel, preset_dir() / rel.with_name(rel.name + ".yaml")):
+        if candidate.is_file():
+            return candidate
+    return path
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found; pass an existing YAML file to --config")
+        what = "is a folder, not a YAML file" if path.is_dir() else "config file not found"
+        raise ConfigError(f"{path}: {what}; pass an existing YAML file (or a preset name) to --config")
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path}{line}: not valid YAML ({problem})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file (byte {exc.start} is not UTF-8); pass a YAML config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
     return loaded
@@ -92,7 +149,9 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "config", prefix:
         kwargs[key] = _coerce(hints[key], value, where, f"{prefix}{key}")
     try:
         obj = cls(**kwargs)
-    except (TypeError, ValueError) as exc:
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # a check not yet converted to ConfigError
         raise ConfigError(f"{where}: {exc}") from None
     return obj
 
@@ -119,10 +178,21 @@ def save_config(cfg: Any, path: Path) -> None:
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """Attribute docstrings (the string literal under each field), for --help and docs."""
+    """Attribute docstrings (the string literal under each field), for --help and docs; a
+    class's own fields win over its bases', and `__field_docs__` (made classes) over both."""
+    docs: dict[str, str] = {}
+    for base in reversed(cls.__mro__[1:]):
+        if dataclasses.is_dataclass(base):
+            docs.update(field_docs(base))
+    docs.update(_own_field_docs(cls))
+    docs.update(cls.__dict__.get("__field_docs__", {}))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    except (OSError, TypeError):
+    except (OSError, TypeError, SyntaxError):
         return {}
     docs: dict[str, str] = {}
     body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
@@ -159,12 +229,15 @@ def _deep_update(dst: dict[str, Any], src: dict[str, Any]) -> None:
             dst[key] = value
 
 
-def _parse_scalar(raw: str) -> Any:
+def parse_scalar(raw: str) -> Any:
     """`--set` values are YAML scalars: 3e-4, true, null, [1, 2], "text"."""
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
+
+
+_parse_scalar = parse_scalar  # the name pretrain used before it was public
 
 
 def _coerce(typ: Any, value: Any, where: str, key: str) -> Any:

@@ -10,8 +10,9 @@ class StarforgeError(Exception):
     """A mistake the user can fix: the CLI prints the message alone and exits 2."""
 
 
-class ConfigError(StarforgeError):
-    """An unknown key, a value of the wrong type, or an unreadable config file."""
+class ConfigError(StarforgeError, ValueError):
+    """An unknown key, a value of the wrong type, an unreadable config file, or a value a config's
+    `__post_init__` refuses (also a ValueError, what those checks raised before)."""
 
 
 class DataError(StarforgeError):

@@ -29,6 +29,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import count_dropped, count_in
+from starforge.errors import ConfigError
 
 NOTEBOOK = "Jupyter Notebook"
 SCRIPT = "Jupyter Script"
@@ -49,7 +50,7 @@ class JupyterConfig:
     def __post_init__(self):
         bad = [f for f in self.formats if f not in ("script", "structured")]
         if bad or not self.formats:
-            raise ValueError(f"jupyter.formats must be a non-empty subset of ['script', 'structured'], got {self.formats}")
+            raise ConfigError(f"jupyter.formats must be a non-empty subset of ['script', 'structured'], got {self.formats}")
 
 
 def _source(cell: dict) -> str:

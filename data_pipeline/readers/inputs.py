@@ -21,7 +21,7 @@ from data_pipeline.readers.stack import stack_dataset_reader, stack_files_reader
 from starforge.errors import DataError
 
 if TYPE_CHECKING:
-    from data_pipeline.curate import CurateConfig
+    from data_pipeline.config import CurateConfig
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".parquet")
 

@@ -25,13 +25,17 @@ from datatrove.utils.batching import batched
 from tokenizers import Tokenizer
 
 from data_pipeline.executor import run_pipeline
-from data_pipeline.run_dir import prepare_run_dir
 from starforge.errors import ConfigError, DataError
 from starforge.formats.records import record_files
 from starforge.formats.shards import shard_prefixes
 from starforge.formats.tokenizer import EOD, encode_text, escape_special_tokens, load_tokenizer, tokenizer_file
+from starforge.run_dir import prepare, write_summary
 
 log = logging.getLogger(__name__)
+
+
+RESUME_NEUTRAL = ("workers", "batch_size")
+"""Keys a resumed run may change (they change no output)."""
 
 
 @dataclass
@@ -125,7 +129,7 @@ def tokenize(cfg: TokenizeConfig) -> dict:
     if load_tokenizer(cfg.tokenizer).token_to_id(EOD) is None:
         raise DataError(f"tokenizer '{cfg.tokenizer}': has no {EOD} token; train it with `starforge data train-tokenizer`")
     tasks = min(cfg.tasks, len(files))
-    prepare_run_dir(cfg, out)
+    prepare(out, cfg, inputs=[kept, cfg.tokenizer], command="data tokenize", neutral=RESUME_NEUTRAL)
 
     started = time.perf_counter()
     pipeline = [
@@ -144,9 +148,10 @@ def tokenize(cfg: TokenizeConfig) -> dict:
             text_bytes += stats.get("doc_len", 0) if "READER" in step["name"] else 0
             tokens += stats.get("tokens", 0)
     shards = [str(p) for p in shard_prefixes(out, required=False)]
-    summary = {"docs": int(docs), "tokens": int(tokens), "chars": int(text_bytes), "shards": shards,
-               "wall_s": round(wall, 2), "tokens_per_s": round(tokens / wall) if wall > 0 else None}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    summary = write_summary(out, "data", {"docs": int(docs), "tokens": int(tokens), "chars": int(text_bytes),
+                                          "shards": shards, "wall_s": round(wall, 2),
+                                          "tokens_per_s": round(tokens / wall) if wall > 0 else None},
+                            {"shards": str(out)}, command="data tokenize")
     log.info("tokenize: %d docs in, %d tokens out (%.2f chars/token), %.1f s (%.0f tokens/s); shards: %s",
              docs, tokens, text_bytes / max(tokens, 1), wall, summary["tokens_per_s"] or 0, ", ".join(shards))
     return summary

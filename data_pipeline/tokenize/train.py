@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,6 +24,7 @@ from starforge.errors import ConfigError, DataError
 from starforge.formats.records import read_records, record_files
 from starforge.formats.tokenizer import SPECIAL_TOKENS, escape_special_tokens, save_tokenizer
 from starforge.log import progress
+from starforge.run_dir import write_summary
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,13 @@ def train_tokenizer(cfg: TrainTokenizerConfig) -> dict:
         summary = {"docs": counts["docs"], "bytes": counts["bytes"], "vocab_size": tokenizer.get_vocab_size(),
                    "wall_s": round(wall, 2), "mb_per_s": round(counts["bytes"] / 1e6 / wall, 2),
                    "output": str(out)}
-        (Path(tmp) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        if out.exists():  # replaced only now, so a failed run leaves the previous tokenizer intact
-            shutil.rmtree(out)
-        Path(tmp).rename(out)
-        Path(tmp).mkdir()  # TemporaryDirectory cleans up what it created
+        write_summary(tmp, "data", summary, {"tokenizer": str(out)}, command="data train-tokenizer")
+        # Moved in only now, file by file, so a failed run leaves the previous tokenizer intact and
+        # no file this command did not write is deleted (the output rule, starforge/run_dir.py).
+        out.mkdir(exist_ok=True)
+        for made in sorted(Path(tmp).iterdir()):
+            os.replace(made, out / made.name)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     log.info("train-tokenizer: %d docs (%.1f MB) in, vocab %d, %.1f s (%.2f MB/s); output: %s",
              summary["docs"], summary["bytes"] / 1e6, summary["vocab_size"], wall, summary["mb_per_s"], out)
     return summary

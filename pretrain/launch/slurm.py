@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pretrain.config import TrainConfig
 from pretrain.parallel import check_layout
+from starforge import executors
 from starforge.errors import PretrainError
 
 log = logging.getLogger(__name__)
@@ -41,21 +42,13 @@ def sbatch_script(cfg: TrainConfig, config_path: str | Path | None, overrides: l
     for item in overrides:
         train_args += ["--set", item]
     global_batch = cfg.micro_batch_size * cfg.grad_accum * dp
-    header = [
-        "#!/bin/bash",
-        f"#SBATCH --job-name={job_name}",
-        f"#SBATCH --nodes={nodes}",
-        "#SBATCH --ntasks-per-node=1",
-        f"#SBATCH --gpus-per-node={gpus_per_node}",
-        f"#SBATCH --cpus-per-task={cpus_per_node or 8 * gpus_per_node}",
-        "#SBATCH --exclusive",
-        f"#SBATCH --time={time_limit}",
-        "#SBATCH --signal=TERM@120",
-        "#SBATCH --requeue",
-        f"#SBATCH --output={out}/slurm-%j.out",
-    ]
-    if partition:
-        header.append(f"#SBATCH --partition={partition}")
+    header = ["#!/bin/bash", *executors.sbatch_lines({
+        "job-name": executors.check_job_name(job_name), "nodes": nodes, "ntasks-per-node": 1,
+        "gpus-per-node": gpus_per_node, "cpus-per-task": cpus_per_node or 8 * gpus_per_node})]
+    header.append("#SBATCH --exclusive")
+    header += executors.sbatch_lines({"time": time_limit, "signal": "TERM@120"})
+    header.append("#SBATCH --requeue")
+    header += executors.sbatch_lines({"output": f"{out}/slurm-%j.out", "partition": partition or None})
     body = f"""
 # starforge pretrain: {cfg.model.num_layers} layers, hidden {cfg.model.hidden_size}, {cfg.model.num_attention_heads} heads, {cfg.model.num_query_groups} kv group(s), {cfg.model.parameters():,} parameters
 # layout: world {world} = tensor_parallel {tp} x pipeline_parallel {pp} x data_parallel {dp}; global batch {global_batch} sequences of {cfg.model.seq_length}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starforge.errors import ConfigError
+
 ISOLATIONS = ("auto", "bwrap", "unshare", "none")
 
 
@@ -36,9 +38,9 @@ class SandboxConfig:
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATIONS:
-            raise ValueError(f"sandbox.isolation must be one of {', '.join(ISOLATIONS)}, got {self.isolation!r}")
+            raise ConfigError(f"sandbox.isolation must be one of {', '.join(ISOLATIONS)}, got {self.isolation!r}")
         if self.timeout <= 0 or self.workers < 1:
-            raise ValueError("sandbox.timeout must be > 0 and sandbox.workers >= 1")
+            raise ConfigError("sandbox.timeout must be > 0 and sandbox.workers >= 1")
 
 
 @dataclass(frozen=True)

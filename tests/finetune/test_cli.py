@@ -22,7 +22,8 @@ def test_sft_on_a_bad_line_is_a_one_line_error(tiny_model, tmp_path, capsys):
 
 
 def test_rl_with_a_model_dir_that_does_not_load(problem_files, tmp_path, capsys):
-    code = main(["finetune", "rl", "--model", str(tmp_path), "--problems", str(problem_files["train"]),
+    (tmp_path / "m").mkdir()  # a folder, but no model (the output lies beside it: the output rule)
+    code = main(["finetune", "rl", "--model", str(tmp_path / "m"), "--problems", str(problem_files["train"]),
                  "--output", str(tmp_path / "o")])
     assert code == 2 and "not a Hugging Face model directory" in capsys.readouterr().err
 
