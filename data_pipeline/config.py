@@ -81,8 +81,8 @@ class NearDedupConfig:
 
     def __post_init__(self):
         if self.tasks is not None and self.tasks < 1 or self.batch_bytes < 1_000_000 or not 0 <= self.margin < 1:
-            raise ValueError(f"near_dedup: need tasks >= 1 (or null), batch_bytes >= 1e6 and 0 <= margin < 1, got "
-                             f"tasks={self.tasks} batch_bytes={self.batch_bytes} margin={self.margin}")
+            raise ConfigError(f"near_dedup: need tasks >= 1 (or null), batch_bytes >= 1000000 and 0 <= margin < 1, "
+                              f"got tasks={self.tasks} batch_bytes={self.batch_bytes} margin={self.margin}")
         if self.threshold is not None and not 0 < self.threshold <= 1:
             raise ConfigError(f"near_dedup.threshold: need 0 < threshold <= 1 (or null), got {self.threshold}")
         if self.bands * self.rows > self.num_perm or min(self.bands, self.rows, self.ngram, self.num_perm) < 1:

@@ -196,3 +196,12 @@ def test_a_bucket_of_forty_copies_is_walked_lazily_with_the_same_result(tmp_path
     stats = [s for p in (tmp_path / "n1" / "pairs" / "stats").glob("*.json") for s in json.loads(p.read_text())]
     checked = sum(s["stats"]["pairs_checked"]["total"] for s in stats if "pairs_checked" in s["stats"])
     assert 0 < checked <= 25 * len(texts)  # about one test per copy and band, not one per pair
+
+
+def test_pair_stage_settings_are_checked():
+    from data_pipeline.config import NearDedupConfig
+    from starforge.errors import ConfigError
+
+    for bad in ({"tasks": 0}, {"batch_bytes": 1000}, {"margin": 1.5}):
+        with pytest.raises(ConfigError, match="near_dedup: need tasks >= 1"):
+            NearDedupConfig(**bad)
