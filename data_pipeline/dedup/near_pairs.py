@@ -142,7 +142,11 @@ class NearDuplicatePairs(PipelineStep):
             return None
         with self.folder.open(name, "rb") as f:
             dead = np.load(f)
-        live = ~dead[store.positions()]
+        positions = store.positions()
+        if len(positions) and positions[-1] >= len(dead):
+            raise FormatError(f"near dedup: {name} covers {len(dead)} documents but {store.prefix} signed document "
+                              f"{positions[-1]}; run the exact and MinHash signatures in the same tasks, in one stage")
+        live = ~dead[positions]
         return None if live.all() else np.packbits(live)
 
     def _link_buckets(self, stores, band: int, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
