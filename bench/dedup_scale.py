@@ -252,7 +252,7 @@ def main() -> int:
                 f"{len(expected)} to remove)")
             if n in docs[:2]:
                 single[n] = child(["single", str(folder), "0", "1"])["peak_rss_mb"]
-            for t in tasks:
+            for t in sorted(tasks, reverse=True):  # the most tasks first: the growth figure needs it
                 shutil.rmtree(folder / "near_pairs", ignore_errors=True)
                 runs = [child(["pairs", str(folder), str(r), str(t)]) for r in range(t)]
                 cluster = child(["clusters", str(folder), "0", "1"])
@@ -269,6 +269,9 @@ def main() -> int:
                     f"{sum(x['seconds'] for x in runs) + cluster['seconds']:>8.1f} {cluster['peak_rss_mb']:>10.0f} "
                     f"{r_:>7.4f} {p_:>9.4f}")
             shutil.rmtree(folder, ignore_errors=True)
+            say("partial: " + json.dumps({"peak_rss_mb": peak, "seconds_per_task": seconds,
+                                          "cluster_peak_rss_mb": clusters, "single_task_peak_rss_mb": single,
+                                          "recall": recall, "precision": precision}))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     (n0, m0), (n1, m1) = sorted(single.items())[:2]
