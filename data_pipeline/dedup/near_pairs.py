@@ -33,7 +33,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.io import DataFolderLike, get_datafolder
 from datatrove.pipeline.base import PipelineStep
 
-from data_pipeline.dedup.pair_verifier import EXACT, LINK, SMALL_BUCKET, PairVerifier
+from data_pipeline.dedup.pair_verifier import EXACT, LINK, SMALL_BUCKET, PairVerifier, SetCache
 from data_pipeline.dedup.signature_store import RankStore
 from starforge.errors import FormatError
 
@@ -99,6 +99,7 @@ class NearDuplicatePairs(PipelineStep):
         start, end = task_buckets(meta["bands"], partitions, rank, world_size)
         live_bits: dict[int, np.ndarray] = {}
         cache: dict[int, np.ndarray] = {}
+        sets = SetCache(self.batch_bytes // 4)  # across pieces: a near copy collides in many bands
 
         def counts_of_band(band: int) -> np.ndarray:
             if band not in cache:
@@ -109,7 +110,7 @@ class NearDuplicatePairs(PipelineStep):
         for band, p0, p1 in pieces(counts_of_band, start, end, partitions, max(1, self.batch_bytes // ENTRY_BYTES)):
             with self.track_time():
                 values, rows = self._piece(stores, band, p0, p1, live_bits)
-                links = self._link_buckets(stores, band, values, rows)
+                links = self._link_buckets(stores, band, values, rows, sets)
                 del values, rows
             for s in stores:
                 s.close()
@@ -149,7 +150,7 @@ class NearDuplicatePairs(PipelineStep):
         live = ~dead[positions]
         return None if live.all() else np.packbits(live)
 
-    def _link_buckets(self, stores, band: int, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _link_buckets(self, stores, band: int, values: np.ndarray, rows: np.ndarray, sets: SetCache) -> np.ndarray:
         if len(values) < 2:
             return np.zeros((0, 2), dtype=np.uint64)
         starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
@@ -162,7 +163,7 @@ class NearDuplicatePairs(PipelineStep):
             return np.stack([rows[first[member]], rows[member]], axis=1)
         # buckets sliced lazily: no per-bucket object outlives its chunk of signatures
         buckets = (rows[s:s + n] for s, n in zip(starts[multi], sizes[multi]))
-        verifier = PairVerifier(stores, band, self.threshold, self.margin, self.ngram, self.batch_bytes)
+        verifier = PairVerifier(stores, band, self.threshold, self.margin, self.ngram, self.batch_bytes, sets)
         parent: dict[int, int] = {}
 
         def find(x: int) -> int:

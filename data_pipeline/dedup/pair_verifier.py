@@ -17,19 +17,40 @@ NO, LINK, EXACT = 0, 1, 2
 
 
 
+class SetCache:
+    """5-gram sets by global row, least recently used dropped past `budget` bytes; one per pair
+    task, so a document colliding in several of its bands is read and hashed once."""
+
+    def __init__(self, budget: int):
+        self.budget, self.size = budget, 0
+        self.sets: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def get(self, row: int) -> np.ndarray | None:
+        grams = self.sets.get(row)
+        if grams is not None:
+            self.sets.move_to_end(row)
+        return grams
+
+    def add(self, row: int, grams: np.ndarray) -> None:
+        self.sets[row] = grams
+        self.size += grams.nbytes
+        while self.size > self.budget and len(self.sets) > 1:
+            _, old = self.sets.popitem(last=False)
+            self.size -= old.nbytes
+
+
 class PairVerifier:
     """Decides a link from the two documents' signatures and, near the threshold, their texts.
     Signatures are fetched per chunk of buckets (at most `batch_bytes` / 4 of them); 5-gram sets
     are cached up to `batch_bytes` / 4."""
 
-    def __init__(self, stores, band: int, threshold: float, margin: float, ngram: int, batch_bytes: int):
+    def __init__(self, stores, band: int, threshold: float, margin: float, ngram: int, batch_bytes: int,
+                 sets: SetCache | None = None):
         self.stores, self.band, self.threshold, self.margin, self.ngram = stores, band, threshold, margin, ngram
         meta = stores[0].meta
         self.rows_per_band, self.num_perm = meta["rows"], meta["num_perm"]
         self.sig_budget = max(1, batch_bytes // 4 // (4 * self.num_perm))
-        self.set_budget = batch_bytes // 4
-        self.sets: OrderedDict[int, np.ndarray] = OrderedDict()
-        self.set_bytes = 0
+        self.sets = sets if sets is not None else SetCache(batch_bytes // 4)
         self.counts = {"pairs_checked": 0, "earlier_band": 0, "by_estimate": 0, "by_exact_jaccard": 0, "linked": 0}
 
     def chunks(self, buckets):
@@ -97,18 +118,14 @@ class PairVerifier:
         return self.exact(i, j)
 
     def _set(self, row: int) -> np.ndarray:
-        if row in self.sets:
-            self.sets.move_to_end(row)
-            return self.sets[row]
+        grams = self.sets.get(row)
+        if grams is not None:
+            return grams
         store = self.stores[row >> 32]
         if not store.meta.get("texts"):
             raise FormatError(f"near dedup: {store.prefix} has no text store (signed with near_dedup.threshold: "
                               "null); sign again with a threshold, or keep threshold null")
         flat, _ = shingle_hashes([store.text(row & 0xFFFFFFFF)], self.ngram)
         grams = np.unique(flat)
-        self.sets[row] = grams
-        self.set_bytes += grams.nbytes
-        while self.set_bytes > self.set_budget and len(self.sets) > 1:
-            _, old = self.sets.popitem(last=False)
-            self.set_bytes -= old.nbytes
+        self.sets.add(row, grams)
         return grams
