@@ -71,8 +71,19 @@ class NearDedupConfig:
     threshold: float | None = 0.7
     """Exact Jaccard of 5-gram sets a band collision must reach to link two files (codeparrot's
     near-dedup checks its clusters so too); null trusts the bands alone, as bigcode-dataset's script."""
+    margin: float = 0.15
+    """Pairs whose MinHash estimate (256 values) is further than this from `threshold` are decided
+    by it; only nearer ones read their texts for the exact Jaccard (five standard deviations)."""
+    tasks: int | None = None
+    """Tasks of the pair stage, each a range of (band, hash prefix) buckets; None: `tasks`."""
+    batch_bytes: int = 256_000_000
+    """Memory a pair task sorts at once (48 bytes a band hash): the bound of its peak memory
+    (docs/data_pipeline.md, "Near-deduplication at scale")."""
 
     def __post_init__(self):
+        if self.tasks is not None and self.tasks < 1 or self.batch_bytes < 1_000_000 or not 0 <= self.margin < 1:
+            raise ConfigError(f"near_dedup: need tasks >= 1 (or null), batch_bytes >= 1000000 and 0 <= margin < 1, "
+                              f"got tasks={self.tasks} batch_bytes={self.batch_bytes} margin={self.margin}")
         if self.threshold is not None and not 0 < self.threshold <= 1:
             raise ConfigError(f"near_dedup.threshold: need 0 < threshold <= 1 (or null), got {self.threshold}")
         if self.bands * self.rows > self.num_perm or min(self.bands, self.rows, self.ngram, self.num_perm) < 1:

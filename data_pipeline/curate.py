@@ -47,7 +47,7 @@ RESUME_NEUTRAL = ("workers", "batch_size", "executor", "dry_run", "slurm")
 
 
 def curate(cfg: CurateConfig) -> dict:
-    """Run the three curation stages; returns (and writes to stats.json) the summary."""
+    """Run the curation stages (pipelines.STAGES); returns (and writes to stats.json) the summary."""
     if cfg.output is None:
         raise ConfigError("curate needs an output folder: pass --output DIR (or set output: in the config)")
     out = Path(cfg.output)
@@ -65,8 +65,7 @@ def curate(cfg: CurateConfig) -> dict:
     elif fmt == "stack" and not Path(cfg.input).exists():
         raise DataError(f"input '{cfg.input}': no such file or folder")
 
-    stage_pipelines = {"filter": pipelines.filter_stage(cfg, out), "dedup_find": pipelines.dedup_find_stage(cfg, out),
-                       "dedup_filter": pipelines.dedup_filter_stage(cfg, out)}
+    stage_pipelines = pipelines.stage_pipelines(cfg, out)
     if cfg.dry_run:
         plan = describe_plan(cfg, out, stage_pipelines)
         print(plan)

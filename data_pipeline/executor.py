@@ -1,7 +1,7 @@
 """Running the curation stages on datatrove's Local, Slurm or Ray executors.
 
 Stages run in order, each depending on the one before (`depends=` for Slurm and Ray, one after
-the other locally). Stage `dedup_find` is always a single task.
+the other locally). Stages `dedup_find` and `near_dedup_clusters` are single tasks.
 
 Local runs go through `starforge.executors.run_local` (quiet unless the `data_pipeline` logger is
 at DEBUG; full logs in `<logging_dir>/logs/task_<rank>.log`).
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from datatrove.pipeline.base import PipelineStep
 
+from data_pipeline.dedup.stages import near_dedup_tasks
 from starforge.errors import ConfigError
 from starforge.executors import run_local, sbatch_script, slurm_executor
 
@@ -31,7 +32,8 @@ def run_pipeline(pipeline: list[PipelineStep], tasks: int, workers: int, logging
 
 
 def stage_tasks(cfg: CurateConfig, stage: str) -> int:
-    return 1 if stage == "dedup_find" else cfg.tasks
+    near = near_dedup_tasks(cfg.near_dedup, stage, cfg.tasks)
+    return near if near is not None else 1 if stage == "dedup_find" else cfg.tasks
 
 
 def build_executors(cfg: CurateConfig, out: Path, stage_pipelines: dict[str, list[PipelineStep]]) -> dict:

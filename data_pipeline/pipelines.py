@@ -2,16 +2,17 @@
 `examples/fineweb.py`), built from the registry: a new filter is one file in `filters/` with a
 `@register_filter` class (data_pipeline/filters/registry.py; docs/data_pipeline.md shows one).
 
-Three stages run one after the other, because deduplication needs every task's signatures
+The stages run one after the other, because deduplication needs every task's signatures
 before any task can drop a copy:
 
-    filter       (N tasks)  read; unreadable, too_large, binary, invalid_utf8, empty; language;
-                            licence; Jupyter conversion; StarCoder's quality filters; exact and
-                            MinHash signatures; write work/filtered/
-    dedup_find   (1 task)   exact duplicates, then near duplicates among the rest (reading the
-                            texts of colliding files back for the exact Jaccard check)
-    dedup_filter (N tasks)  drop exact, then near duplicates; decontamination; PII redaction;
-                            metadata prefixes; write kept/
+    filter              (N tasks)  read; unreadable, too_large, binary, invalid_utf8, empty;
+                                   language; licence; Jupyter conversion; StarCoder's quality
+                                   filters; exact and MinHash signatures; write work/filtered/
+    dedup_find          (1 task)   exact duplicates
+    near_dedup_pairs    (M tasks)  band collisions among the rest, verified (dedup/near_pairs.py)
+    near_dedup_clusters (1 task)   clusters of the verified links, one file kept per cluster
+    dedup_filter        (N tasks)  drop exact, then near duplicates; decontamination; PII
+                                   redaction; metadata prefixes; write kept/
 
 Decontamination runs after dedup (fewer files to scan) and before PII redaction (which rewrites
 text a benchmark snippet could otherwise match).
@@ -26,7 +27,8 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.jsonl import JsonlReader
 
 from data_pipeline.dedup.exact import ContentHashSignature, ExactDuplicateFilter, ExactDuplicateFinder
-from data_pipeline.dedup.minhash import MinHashSignature, NearDuplicateFilter, NearDuplicateFinder
+from data_pipeline.dedup.minhash import MinHashSignature, NearDuplicateFilter
+from data_pipeline.dedup.stages import near_dedup_stages
 from data_pipeline.filters.registry import registered_steps
 from data_pipeline.format.metadata_prefix import MetadataPrefixStep
 from data_pipeline.readers.inputs import input_reader
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 LISTING = "work/sources.jsonl"
 """The input files, listed once by `curate` before stage 1 (folder and built-in inputs)."""
 
-STAGES = ("filter", "dedup_find", "dedup_filter")
+STAGES = ("filter", "dedup_find", "near_dedup_pairs", "near_dedup_clusters", "dedup_filter")
 
 DEDUP_STEPS = (ExactDuplicateFilter.name, NearDuplicateFilter.name)
 """The dropping steps of deduplication, first in stage 3 (wired by hand below: they need stage 2)."""
@@ -76,19 +78,22 @@ def filter_stage(cfg: CurateConfig, out: Path) -> list[PipelineStep]:
     steps.append(ContentHashSignature(str(out / "work" / "dedup")))
     if cfg.near_dedup is not None:
         nd = cfg.near_dedup
-        steps.append(MinHashSignature(str(out / "work" / "dedup"), nd.num_perm, nd.bands, nd.rows, nd.ngram, nd.seed))
+        steps.append(MinHashSignature(str(out / "work" / "dedup"), nd.num_perm, nd.bands, nd.rows, nd.ngram, nd.seed,
+                                      store_texts=nd.threshold is not None))
     steps.append(records_writer(out / "work" / "filtered", compression=None))
     return steps
 
 
 def dedup_find_stage(cfg: CurateConfig, out: Path) -> list[PipelineStep]:
-    """Stage 2 (1 task): decide which copy of each content, then of each near-duplicate cluster, to keep."""
-    steps: list[PipelineStep] = [ExactDuplicateFinder(str(out / "work" / "dedup"))]
-    nd = cfg.near_dedup
-    if nd is not None:
-        texts = _filtered_reader(out) if nd.threshold is not None else None  # for the exact Jaccard check
-        steps.append(NearDuplicateFinder(str(out / "work" / "dedup"), nd.threshold, nd.ngram, texts))
-    return steps
+    """Stage 2 (1 task): decide which copy of each content to keep."""
+    return [ExactDuplicateFinder(str(out / "work" / "dedup"))]
+
+
+def stage_pipelines(cfg: CurateConfig, out: Path) -> dict[str, list[PipelineStep]]:
+    """{stage: steps} in run order; the near-dedup stages only when near dedup is on."""
+    return {"filter": filter_stage(cfg, out), "dedup_find": dedup_find_stage(cfg, out),
+            **near_dedup_stages(cfg.near_dedup, str(out / "work" / "dedup")),
+            "dedup_filter": dedup_filter_stage(cfg, out)}
 
 
 def _filtered_reader(out: Path) -> JsonlReader:

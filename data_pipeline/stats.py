@@ -17,7 +17,9 @@ from datatrove.pipeline.base import PipelineStep
 
 from data_pipeline import pipelines
 from data_pipeline.dedup.exact import ExactDuplicateFilter, ExactDuplicateFinder
-from data_pipeline.dedup.minhash import NearDuplicateFilter, NearDuplicateFinder
+from data_pipeline.dedup.minhash import NearDuplicateFilter
+from data_pipeline.dedup.near_clusters import NearDuplicateClusters
+from data_pipeline.dedup.near_pairs import NearDuplicatePairs
 from data_pipeline.filters.registry import registered_steps
 from data_pipeline.format.metadata_prefix import MetadataPrefixStep
 from starforge.errors import DataError
@@ -52,12 +54,12 @@ def merge_task_stats(logging_dir: Path, pipeline: list[PipelineStep]) -> list[Me
 
 def collect_stats(out: Path, stage_pipelines: dict[str, list[PipelineStep]], wall_s: float | None = None) -> dict:
     """stats.json from the per-task datatrove stats of every stage (complete even after a resume)."""
-    merged = {stage: merge_task_stats(out / "logs" / stage, stage_pipelines[stage]) for stage in pipelines.STAGES}
+    merged = {stage: merge_task_stats(out / "logs" / stage, steps) for stage, steps in stage_pipelines.items()}
     dropping = dropping_step_names()
     by_name: dict[str, Metrics] = {}
     other: list[tuple[PipelineStep, Metrics]] = []
-    for stage in pipelines.STAGES:
-        for block, metrics in zip(stage_pipelines[stage], merged[stage]):
+    for stage, stage_steps in stage_pipelines.items():  # the near-dedup stages only when near dedup is on
+        for block, metrics in zip(stage_steps, merged[stage]):
             name = dropping.get(type(block))
             if name is not None:
                 by_name[name] = metrics
@@ -116,7 +118,7 @@ def _other_blocks(blocks: list[tuple[PipelineStep, Metrics]]) -> dict:
     for block, s in blocks:
         if isinstance(block, MetadataPrefixStep):
             out["metadata_prefix"] = s
-        elif isinstance(block, (ExactDuplicateFinder, NearDuplicateFinder)):
+        elif isinstance(block, (ExactDuplicateFinder, NearDuplicatePairs, NearDuplicateClusters)):
             out.setdefault("dedup", {}).update(s)
         elif _is_pii_step(block):
             out["pii"] = {k: v for k, v in s.items() if not k.startswith(("mean", "time"))}

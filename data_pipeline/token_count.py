@@ -13,6 +13,7 @@ import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
@@ -23,6 +24,22 @@ if TYPE_CHECKING:
 
 
 CODE_TOKEN = re.compile(r"[A-Za-z_0-9]+|[^\sA-Za-z_0-9]")
+_IDENT = np.zeros(256, dtype=bool)
+_IDENT[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")] = True
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True  # what `\s` matches below 128 (str.isspace)
+
+
+def code_units(text: str) -> int:
+    """`len(CODE_TOKEN.findall(text))`, in numpy for ASCII text (3-4x faster: the regex was the
+    chain's costliest step, bench/data_pipeline.py --profile): identifier runs plus the bytes that
+    are neither identifier nor space."""
+    if not text.isascii():
+        return len(CODE_TOKEN.findall(text))
+    b = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    ident = _IDENT[b]
+    runs = np.count_nonzero(ident[1:] & ~ident[:-1]) + bool(len(b) and ident[0])
+    return int(runs + np.count_nonzero(~(ident | _SPACE[b])))
 
 
 @register_filter(55, drops=False)
@@ -49,7 +66,7 @@ class TokenCount(PipelineStep):
 
     def count(self, texts: list[str]) -> list[int]:
         if self.tokenizer == "code":
-            return [sum(1 for _ in CODE_TOKEN.finditer(t)) for t in texts]
+            return [code_units(t) for t in texts]
         return [len(e.ids) for e in self._bpe.encode_batch(texts, add_special_tokens=False)]
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:

@@ -3,9 +3,7 @@
 "Allowed imports" table allows, and no two modules may import each other through any chain.
 
 The table is encoded below as data (`GROUPS`, `ALLOWED`); change it together with the doc.
-Arrows and cycles that other work in progress still has are listed in `KNOWN` with their
-reason: they are xfail tests of their own, and the main tests ignore exactly those and nothing
-else, so a new wrong arrow fails at once.
+No exceptions are listed: a wrong arrow or a cycle fails at once.
 """
 
 from __future__ import annotations
@@ -13,9 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
-from starforge.sandbox.checks import AST_LOCK
+from starforge.sandbox.checks import parse_python
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("starforge", "data_pipeline", "pii", "pretrain", "finetune", "eval", "attribution")
@@ -57,13 +53,6 @@ module (the dispatcher's lazy imports)."""
 EXTRA_STAGE_ARROWS = {("data_pipeline", "pii")}
 """The one stage-to-stage arrow: pii's datatrove step in the data chain."""
 
-KNOWN: dict[tuple[str, str], str] = {}
-"""Arrows the table forbids that are still in the tree, with whose work removes them."""
-
-KNOWN_CYCLES: dict[tuple[str, str], str] = {}
-"""Cycles still in the tree, each named by two modules it joins, with whose work breaks it; a
-cycle holding both modules of a pair is that known one (others may have joined it meanwhile)."""
-
 
 def module_files() -> dict[str, Path]:
     mods = {}
@@ -80,8 +69,7 @@ def imports_of(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
     it is a module, a.b; relative imports resolved against the package."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    with AST_LOCK:  # sandbox pool threads left by earlier tests may be parsing (see AST_LOCK)
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    tree = parse_python(path.read_text(encoding="utf-8"), str(path))  # threads left by earlier tests may parse too
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
@@ -176,26 +164,14 @@ def cycles() -> list[tuple[str, ...]]:
 
 
 def test_every_import_is_an_arrow_the_table_allows():
-    wrong = sorted(violations() - set(KNOWN))
+    wrong = sorted(violations())
     assert not wrong, ("imports docs/architecture.md's table does not allow (importer -> imported): "
                        + "; ".join(f"{a} -> {b}" for a, b in wrong))
 
 
 def test_no_import_cycles():
-    new = sorted(c for c in cycles() if not any(set(pair) <= set(c) for pair in KNOWN_CYCLES))
+    new = sorted(cycles())
     assert not new, "import cycles: " + "; ".join(" <-> ".join(c) for c in new)
-
-
-@pytest.mark.parametrize("arrow", [pytest.param(a, marks=pytest.mark.xfail(reason=r, strict=False), id="->".join(a))
-                                   for a, r in KNOWN.items()])
-def test_known_arrow_is_gone(arrow):
-    assert arrow not in violations()
-
-
-@pytest.mark.parametrize("cycle", [pytest.param(c, marks=pytest.mark.xfail(reason=r, strict=False), id="<->".join(c))
-                                   for c, r in KNOWN_CYCLES.items()])
-def test_known_cycle_is_gone(cycle):
-    assert not any(set(cycle) <= set(c) for c in cycles())
 
 
 def test_the_checker_sees_relative_function_level_and_from_imports(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import orjson
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.io import DataFolderLike, get_datafolder
@@ -50,7 +51,8 @@ class ContentHashSignature(PipelineStep):
 
 class ExactDuplicateFinder(PipelineStep):
     """Stage 2 (one task): reads every stage-1 signature file and writes `duplicates.jsonl`, one
-    `{"id", "duplicate_of"}` per document to drop."""
+    `{"id", "duplicate_of"}` per document to drop, and `dead/<rank>.npy`, a bool per line of
+    `sigs/<rank>.jsonl` (true: dropped), which near dedup's pair tasks read instead of ids."""
 
     type = "🫂 - DEDUPS"
     name = "exact dedup finder"
@@ -64,6 +66,7 @@ class ExactDuplicateFinder(PipelineStep):
             raise ValueError("ExactDuplicateFinder must run as a single task")
         keeper: dict[str, str] = {}
         ids: list[tuple[str, str]] = []
+        lines_of: dict[str, int] = {}
         for name in self.folder.list_files("sigs", glob_pattern="*.jsonl"):
             with self.folder.open(name, "rb") as f:
                 for line in f:
@@ -71,8 +74,15 @@ class ExactDuplicateFinder(PipelineStep):
                     ids.append((digest, doc_id))
                     if digest not in keeper or doc_id < keeper[digest]:
                         keeper[digest] = doc_id
+            lines_of[name] = len(ids)
         duplicates = sorted((doc_id, keeper[digest]) for digest, doc_id in ids if keeper[digest] != doc_id)
         write_duplicates(self.folder, DUPLICATES_FILE, duplicates)
+        start = 0
+        for name, end in lines_of.items():
+            dead = np.array([keeper[digest] != doc_id for digest, doc_id in ids[start:end]], dtype=bool)
+            with self.folder.open(f"dead/{name.rsplit('/', 1)[-1].removesuffix('.jsonl')}.npy", "wb") as f:
+                np.save(f, dead)
+            start = end
         self.stat_update("signatures", value=len(ids))
         self.stat_update("duplicates", value=len(duplicates))
         return

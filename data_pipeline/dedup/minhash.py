@@ -12,15 +12,19 @@ its bytes read off prefix sums (position-free: `(H[end] - H[start]) * P^-start m
 the flat hash buffer in Rust. Texts with fewer than 5 tokens have no 5-gram and are left to
 exact dedup.
 
-    stage 1 `MinHashSignature` (N tasks)    <folder>/minhash/<rank>.npy (band hashes) + .jsonl (id, stars, updated)
-    stage 2 `NearDuplicateFinder` (1 task)  <folder>/near_duplicates.jsonl  {"id", "duplicate_of"}
-    stage 3 `NearDuplicateFilter` (N tasks) drops them with reason `near_duplicate`
+    stage 1   `MinHashSignature` (N tasks)       <folder>/minhash/<rank>/ (signature_store.py)
+    stage 2a  `NearDuplicatePairs` (M tasks)     <folder>/near_pairs/<rank>.u64: verified links (near_pairs.py,
+                                                 pair_verifier.py)
+    stage 2b  `NearDuplicateClusters` (1 task)   <folder>/near_duplicates.jsonl {"id", "duplicate_of"}
+    stage 3   `NearDuplicateFilter` (N tasks)    drops them with reason `near_duplicate`
 
-Stage 2 ignores documents its exact finder already dropped, so exact dedup runs first as in
-StarCoder, and documents of different languages never share a bucket (StarCoder deduplicated
-each language separately; a notebook's script and structured forms stay apart). Clusters are connected components of "shares a band"; the kept document is the
-one from the repository with most stars (`metadata.stars`), then the newest
+Stage 2 ignores documents the exact finder dropped, so exact dedup runs first as in StarCoder,
+and documents of different languages never share a bucket (StarCoder deduplicated each
+language separately; a notebook's script and structured forms stay apart). Clusters are
+connected components of "shares a band (and passes the Jaccard check)"; the kept document is
+the one from the repository with most stars (`metadata.stars`), then the newest
 (`metadata.updated`, ISO 8601), then the smallest id, so the result does not depend on tasks.
+`single_task.py` keeps the one-process finder these stages replace, as their reference.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.io import DataFolderLike, get_datafolder
 from datatrove.pipeline.base import PipelineStep
 
-from data_pipeline.dedup.exact import DUPLICATES_FILE, ListedDuplicateFilter, read_duplicate_ids, write_duplicates
+from data_pipeline.dedup.exact import ListedDuplicateFilter
+from data_pipeline.dedup.signature_store import StoreWriter
 
 NEAR_DUPLICATES_FILE = "near_duplicates.jsonl"
 
@@ -120,37 +125,36 @@ def band_hashes(signatures: np.ndarray, bands: int = 25, rows: int = 10) -> np.n
 
 class MinHashSignature(PipelineStep):
     """Stage 1: passes documents on (in order, in batches of about `batch_bytes` of text) and
-    writes their band hashes and keeper keys for the finder."""
+    writes, per task, the band hashes (sorted, band by band), full signatures, keeper keys and
+    (with `store_texts`) texts of its signed documents, laid out as `signature_store.py` says."""
 
     type = "🫂 - DEDUPS"
     name = "near dedup signatures"
 
     def __init__(self, output_folder: DataFolderLike, num_perm: int = 256, bands: int = 25, rows: int = 10,
-                 ngram: int = 5, seed: int = 42, batch_bytes: int = 4_000_000):
+                 ngram: int = 5, seed: int = 42, batch_bytes: int = 4_000_000, store_texts: bool = True):
         super().__init__()
         if bands * rows > num_perm:
             raise ValueError(f"bands x rows ({bands} x {rows}) exceeds num_perm ({num_perm})")
         self.output_folder = get_datafolder(output_folder)
         self.num_perm, self.bands, self.rows, self.ngram, self.seed = num_perm, bands, rows, ngram, seed
-        self.batch_bytes = batch_bytes
+        self.batch_bytes, self.store_texts = batch_bytes, store_texts
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        keys: list[bytes] = []
-        hashes: list[np.ndarray] = []
+        store = StoreWriter(self.output_folder, rank, self.num_perm, self.bands, self.rows, self.store_texts)
         batch: list[Document] = []
-        size = 0
+        size = seen = 0
 
         def flush():
             with self.track_time():
                 sigs, ok = minhash_signatures([d.text for d in batch], self.num_perm, self.ngram, self.seed)
+                signed = [d for d, has in zip(batch, ok) if has]
                 # one LSH space per language, as StarCoder deduplicated each language on its own
-                salt = np.array([_lang_salt(d.metadata.get("lang", "")) for d, has in zip(batch, ok) if has],
-                                dtype=np.uint64)
-                hashes.append(band_hashes(sigs[ok], self.bands, self.rows) ^ salt[:, None])
-                for doc, has in zip(batch, ok):
-                    if has:
-                        meta = doc.metadata
-                        keys.append(orjson.dumps([doc.id, int(meta.get("stars") or 0), str(meta.get("updated") or "")]))
+                salt = np.array([_lang_salt(d.metadata.get("lang", "")) for d in signed], dtype=np.uint64)
+                keys = [orjson.dumps([d.id, int(d.metadata.get("stars") or 0), str(d.metadata.get("updated") or "")])
+                        for d in signed]
+                store.add(keys, seen + np.flatnonzero(ok), sigs[ok],
+                          band_hashes(sigs[ok], self.bands, self.rows) ^ salt[:, None], [d.text for d in signed])
             self.stat_update("signed", value=int(ok.sum()))
             self.stat_update("too_short", value=int(len(batch) - ok.sum()))
 
@@ -160,70 +164,12 @@ class MinHashSignature(PipelineStep):
             if size >= self.batch_bytes:
                 flush()
                 yield from batch
+                seen += len(batch)
                 batch, size = [], 0
         if batch:
             flush()
             yield from batch
-        matrix = np.concatenate(hashes) if hashes else np.zeros((0, self.bands), dtype=np.uint64)
-        with self.output_folder.open(f"minhash/{rank:05d}.npy", "wb") as f:
-            np.save(f, matrix)
-        with self.output_folder.open(f"minhash/{rank:05d}.jsonl", "wb") as f:
-            f.write(b"".join(k + b"\n" for k in keys))
-
-
-class NearDuplicateFinder(PipelineStep):
-    """Stage 2 (one task): clusters documents sharing a band and lists all but one per cluster.
-
-    With `threshold` (default), a band collision links two documents only if the exact Jaccard
-    similarity of their 5-gram sets reaches it, as codeparrot's and bigcode-analysis's near-dedup
-    scripts check their clusters (`find_extremes`). bigcode-dataset's later script trusts the
-    bands, which link pairs at Jaccard 0.5 one time in 40 and so drop files that are not
-    near-duplicates. The texts come from `texts`, a reader of stage 1's output, read only when
-    something collides; only colliding documents are hashed, and their sets (8 bytes a distinct
-    5-gram) are held in memory. `threshold=None` trusts the bands."""
-
-    type = "🫂 - DEDUPS"
-    name = "near dedup finder"
-
-    def __init__(self, folder: DataFolderLike, threshold: float | None = 0.7, ngram: int = 5,
-                 texts: PipelineStep | None = None, batch_bytes: int = 4_000_000):
-        super().__init__()
-        if threshold is not None and texts is None:
-            raise ValueError("NearDuplicateFinder: a threshold needs `texts`, a reader of the signed documents")
-        self.folder = get_datafolder(folder)
-        self.threshold, self.ngram, self.texts, self.batch_bytes = threshold, ngram, texts, batch_bytes
-
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        if world_size != 1:
-            raise ValueError("NearDuplicateFinder must run as a single task")
-        for _ in data or ():  # steps before it in the stage (the exact finder) run first
-            pass
-        exact = set(read_duplicate_ids(self.folder, DUPLICATES_FILE)) if self.folder.exists(DUPLICATES_FILE) else set()
-        keys: list[tuple[str, int, str]] = []
-        matrices = []
-        for name in self.folder.list_files("minhash", glob_pattern="*.npy"):
-            with self.folder.open(name, "rb") as f:
-                matrices.append(np.load(f))
-            with self.folder.open(name.removesuffix(".npy") + ".jsonl", "rb") as f:
-                keys.extend(tuple(orjson.loads(line)) for line in f)
-        shingles = None
-        if self.threshold is not None:
-            wanted = candidate_ids(keys, matrices, exact)
-            with self.track_time():
-                docs = self.texts.run(None, 0, 1) if wanted else ()
-                shingles = shingle_sets(docs, wanted, self.ngram, self.batch_bytes)
-            missing = wanted - shingles.keys()
-            if missing:
-                raise ValueError(f"near dedup: {len(missing)} colliding documents (e.g. {min(missing)!r}) are not "
-                                 "in the finder's `texts`; give it a reader of the signed documents")
-            self.stat_update("verified_documents", value=len(shingles))
-        with self.track_time():
-            duplicates = find_near_duplicates(keys, matrices, exact, shingles, self.threshold or 0.0)
-        write_duplicates(self.folder, NEAR_DUPLICATES_FILE, duplicates)
-        self.stat_update("signatures", value=len(keys))
-        self.stat_update("near_duplicates", value=len(duplicates))
-        return
-        yield
+        store.finish()
 
 
 def shingle_sets(docs, wanted: set[str], ngram: int = 5, batch_bytes: int = 4_000_000) -> dict[str, np.ndarray]:
@@ -256,92 +202,10 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return common / union if union else 0.0
 
 
-def _live(keys: list[tuple[str, int, str]], matrices: list[np.ndarray], skip) -> tuple[np.ndarray, list]:
-    band = np.concatenate(matrices) if matrices else np.zeros((0, 1), dtype=np.uint64)
-    if skip:
-        live = np.array([k[0] not in skip for k in keys], dtype=bool)
-        band, keys = band[live], [k for k, ok in zip(keys, live) if ok]
-    return band, keys
-
-
-def _buckets(band: np.ndarray):
-    """Row indices sharing a band value (groups of two or more), band by band."""
-    for b in range(band.shape[1]):
-        order = np.argsort(band[:, b], kind="stable")
-        col = band[order, b]
-        starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
-        sizes = np.diff(np.r_[starts, len(col)])
-        for start, size in zip(starts[sizes > 1], sizes[sizes > 1]):
-            yield np.sort(order[start:start + size])
-
-
-def candidate_ids(keys: list[tuple[str, int, str]], matrices: list[np.ndarray], skip: set[str] = frozenset()
-                  ) -> set[str]:
-    """Ids of the documents sharing at least one band with another (those verification must read)."""
-    band, keys = _live(keys, matrices, skip)
-    hit = np.zeros(len(keys), dtype=bool)
-    for bucket in _buckets(band):
-        hit[bucket] = True
-    return {keys[i][0] for i in np.flatnonzero(hit)}
-
-
-def find_near_duplicates(keys: list[tuple[str, int, str]], matrices: list[np.ndarray],
-                         skip: set[str] = frozenset(), shingles: dict[str, np.ndarray] | None = None,
-                         threshold: float = 0.0) -> list[tuple[str, str]]:
-    """Sorted (id, kept id) for every document to drop. `keys[i]` = (id, stars, updated) of row i.
-    Without `shingles` every band collision links two documents; with them (id -> sorted distinct
-    n-gram hashes), only collisions whose exact Jaccard reaches `threshold`. Clusters are the
-    connected components either way, so the result does not depend on the order of rows."""
-    band, keys = _live(keys, matrices, skip)
-    n = len(keys)
-    if n < 2:
-        return []
-    parent = np.arange(n)
-
-    def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return int(root)
-
-    failed: set[tuple[int, int]] = set()
-
-    def similar(i: int, j: int) -> bool:
-        if shingles is None:
-            return True
-        pair = (min(i, j), max(i, j))
-        if pair in failed:
-            return False
-        if jaccard(shingles[keys[i][0]], shingles[keys[j][0]]) >= threshold:
-            return True
-        failed.add(pair)
-        return False
-
-    for bucket in _buckets(band):
-        groups: dict[int, list[int]] = {}  # root -> this bucket's members in that component so far
-        for i in bucket.tolist():
-            ri = find(i)
-            joined = groups.pop(ri, [])
-            for root in list(groups):
-                if any(similar(i, j) for j in groups[root]):
-                    joined += groups.pop(root)
-                    parent[max(ri, root)] = min(ri, root)
-                    ri = min(ri, root)
-            joined.append(i)
-            groups[ri] = joined
-    labels = np.array([find(i) for i in range(n)])
-    sizes = np.bincount(labels, minlength=n)
-    members_of: dict[int, list[int]] = {}
-    for i in np.flatnonzero(sizes[labels] > 1):
-        members_of.setdefault(int(labels[i]), []).append(int(i))
-    duplicates = []
-    for rows in members_of.values():
-        # most stars, then newest, then smallest id
-        best = min(rows, key=lambda i: (-keys[i][1], _desc(keys[i][2]), keys[i][0]))
-        duplicates.extend((keys[i][0], keys[best][0]) for i in rows if i != best)
-    return sorted(duplicates)
+def keeper_key(key) -> tuple:
+    """StarCoder's keeper rule as a sort key over (id, stars, updated): most stars, then newest,
+    then the smallest id (so the result does not depend on tasks)."""
+    return -key[1], _desc(key[2]), key[0]
 
 
 def _desc(text: str) -> tuple[int, ...]:

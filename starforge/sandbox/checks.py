@@ -46,6 +46,19 @@ AST_LOCK = threading.RLock()
 AST converter's recursion depth per interpreter, not per thread (CPython issue gh-106905), so two
 pool threads parsing at once fail with "AST constructor recursion depth mismatch"."""
 
+
+def parse_python(source: str, filename: str = "<unknown>", mode: str = "exec") -> ast.AST:
+    """`ast.parse` under AST_LOCK, tried again when the conversion collided with another thread's
+    (a thread of a library, torch.jit's say, that does not take our lock: gh-106905)."""
+    for attempt in range(3):
+        try:
+            with AST_LOCK:
+                return ast.parse(source, filename, mode)
+        except SystemError as exc:
+            if "recursion depth mismatch" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
 MAX_CALLS = 2000
 """Most calls (after unrolling loops) a split test may make; beyond, the in-process path."""
 WRAPPERS = frozenset({"list", "tuple", "sorted", "set", "frozenset", "dict", "len", "str", "repr", "sum", "min",
@@ -97,7 +110,7 @@ def split_test(test: str) -> SplitTest | None:
 
 def _split(test: str) -> SplitTest | None:
     try:
-        module = ast.parse(test)
+        module = parse_python(test)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     if any(isinstance(n, ast.Name) and n.id.startswith("__starforge_") for n in ast.walk(module)):
@@ -320,7 +333,7 @@ class _Literals(ast.NodeTransformer):
             value = self.env[node.id]
             if value is HOST_MATH:
                 return node  # the sandbox imported math too (the preamble)
-            return ast.parse(to_source(value), mode="eval").body
+            return parse_python(to_source(value), mode="eval").body
         return node
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
@@ -353,7 +366,7 @@ def _bind(target: ast.expr, value: Any, env: dict[str, Any]) -> None:
 
 
 def _copy(node: ast.AST) -> ast.AST:
-    return ast.parse(ast.unparse(node), mode="eval").body if isinstance(node, ast.expr) else node
+    return parse_python(ast.unparse(node), mode="eval").body if isinstance(node, ast.expr) else node
 
 
 def _free_names(tree: ast.AST) -> set[str]:

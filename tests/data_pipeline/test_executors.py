@@ -40,12 +40,12 @@ def _slurm_plan(corpus: Path, out: Path) -> str:
 def test_slurm_dry_run_sbatch_scripts_are_valid(corpus: Path, tmp_path: Path):
     plan = _slurm_plan(corpus, tmp_path / "out")
     scripts = re.split(r"  sbatch script \(.*\):\n", plan)[1:]
-    assert len(scripts) == 3
+    assert len(scripts) == 5  # filter, dedup_find, near_dedup_pairs, near_dedup_clusters, dedup_filter
     for i, block in enumerate(scripts):
         script = "\n".join(line[4:] for line in block.splitlines() if line.startswith("    "))
         assert script.startswith("#!/bin/bash")
         assert "#SBATCH --partition=cpu-long" in script and "#SBATCH --account=bigcode" in script
-        assert f"#SBATCH --array=0-{[3, 0, 3][i]}" in script
+        assert f"#SBATCH --array=0-{[3, 0, 3, 0, 3][i]}" in script
         assert "launch_pickled_pipeline" in script
         assert ("--dependency=afterok" in script) == (i > 0)
         path = tmp_path / f"stage{i}.sh"
@@ -74,10 +74,12 @@ echo "Submitted batch job $n"
     for line in log.read_text().splitlines():
         job_id, name, *args = line.split()
         jobs.setdefault(name.removeprefix("job-name="), (job_id, " ".join(args)))  # later: its merge-stats job
-    assert {"starforge_filter", "starforge_dedup_find", "starforge_dedup_filter"} <= set(jobs)
+    chain = ["starforge_filter", "starforge_dedup_find", "starforge_near_dedup_pairs", "starforge_near_dedup_clusters",
+             "starforge_dedup_filter"]
+    assert set(chain) <= set(jobs)
     assert "--dependency" not in jobs["starforge_filter"][1]
-    assert f"--dependency=afterok:{jobs['starforge_filter'][0]}" in jobs["starforge_dedup_find"][1]
-    assert f"--dependency=afterok:{jobs['starforge_dedup_find'][0]}" in jobs["starforge_dedup_filter"][1]
+    for before, after in zip(chain, chain[1:]):
+        assert f"--dependency=afterok:{jobs[before][0]}" in jobs[after][1]
     assert (tmp_path / "out" / "logs" / "filter" / "executor.pik").is_file()
     assert (tmp_path / "out" / "logs" / "dedup_filter" / "launch_script.slurm").is_file()
 
@@ -89,11 +91,12 @@ def test_ray_executor_chains_the_stages(corpus: Path, tmp_path: Path):
 
     cfg = CurateConfig(input=str(corpus), output=tmp_path / "out", executor="ray", tasks=2)
     out = tmp_path / "out"
-    stages = {"filter": pipelines.filter_stage(cfg, out), "dedup_find": pipelines.dedup_find_stage(cfg, out),
-              "dedup_filter": pipelines.dedup_filter_stage(cfg, out)}
-    executors = build_executors(cfg, out, stages)
-    assert executors["dedup_filter"].depends is executors["dedup_find"]
-    assert executors["dedup_find"].tasks == 1 and executors["filter"].tasks == 2
+    cfg.near_dedup.tasks = 8
+    executors = build_executors(cfg, out, pipelines.stage_pipelines(cfg, out))
+    assert list(executors) == list(pipelines.STAGES)
+    for before, after in zip(pipelines.STAGES, pipelines.STAGES[1:]):
+        assert executors[after].depends is executors[before]
+    assert [executors[s].tasks for s in pipelines.STAGES] == [2, 1, 8, 1, 2]
 
 
 def _tree(folder: Path) -> dict[str, bytes]:

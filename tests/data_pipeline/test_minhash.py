@@ -7,18 +7,19 @@ from pathlib import Path
 
 import numpy as np
 from datatrove.data import Document
+from datatrove.io import get_datafolder
 
 from data_pipeline.dedup.minhash import (
     NEAR_DUPLICATES_FILE,
     MinHashSignature,
-    NearDuplicateFinder,
     band_hashes,
-    find_near_duplicates,
     jaccard,
     minhash_signatures,
     shingle_hashes,
     shingle_sets,
 )
+from data_pipeline.dedup.signature_store import RankStore
+from data_pipeline.dedup.single_task import NearDuplicateFinder, find_near_duplicates
 from tests.data_pipeline.conftest import STDLIB
 
 SCANNER = (STDLIB / "json" / "scanner.py").read_text()
@@ -84,7 +85,8 @@ def _signature_files(tmp_path: Path, docs: list[Document], batch_bytes: int) -> 
     step = MinHashSignature(str(tmp_path), batch_bytes=batch_bytes)
     passed = list(step.run(iter(docs)))
     assert [d.id for d in passed] == [d.id for d in docs]
-    return np.load(tmp_path / "minhash" / "00000.npy"), (tmp_path / "minhash" / "00000.jsonl").read_bytes()
+    (store,) = RankStore.open_all(get_datafolder(str(tmp_path)))
+    return store.band_matrix(), (tmp_path / "minhash" / "00000" / "keys.jsonl").read_bytes()
 
 
 def test_signature_step_independent_of_batching(tmp_path: Path):
@@ -148,17 +150,10 @@ def test_verified_clusters_do_not_depend_on_row_order():
 
 
 def test_finder_reads_texts_back_for_the_check(tmp_path: Path):
-    from datatrove.pipeline.readers.jsonl import JsonlReader
-    from datatrove.pipeline.writers.jsonl import JsonlWriter
-
     docs = [Document(text=t, id=i, metadata={"lang": "Python"})
             for i, t in [("a", SCANNER), ("b", EDITED), ("c", DECODER), ("d", "tiny")]]
     list(MinHashSignature(str(tmp_path / "dedup")).run(iter(docs)))
-    with JsonlWriter(str(tmp_path / "signed"), compression=None) as writer:
-        for doc in docs:
-            writer.write(doc)
-    reader = JsonlReader(str(tmp_path / "signed"), glob_pattern="*.jsonl", add_file_path=False)
-    finder = NearDuplicateFinder(str(tmp_path / "dedup"), threshold=0.7, texts=reader)
+    finder = NearDuplicateFinder(str(tmp_path / "dedup"), threshold=0.7)
     list(finder.run(None))
     assert (tmp_path / "dedup" / NEAR_DUPLICATES_FILE).read_text().strip() == '{"id":"b","duplicate_of":"a"}'
     assert finder.stats["verified_documents"].total == 2  # only the colliding pair was read back

@@ -15,6 +15,15 @@ def test_code_units_without_a_tokenizer():
     assert step.count(["def f(x): return x+1", "", "名前 = 'é'"]) == [10, 0, 6]  # a non-ASCII letter is one unit
 
 
+def test_ascii_fast_path_counts_what_the_regex_counts():
+    from data_pipeline.token_count import CODE_TOKEN, code_units
+
+    texts = [p.read_text(errors="replace") for p in sorted(STDLIB.glob("*.py"))]  # a few are not ASCII
+    texts += ["名前 = 'é'\u2003x", "x", " x", "x ", "a\x1cb\x1f_c", "\t\n\x0b\x0c\r \x7f~", "", "  ", "9lives=+ -"]
+    assert any(not t.isascii() for t in texts) and any(t.isascii() for t in texts)
+    assert [code_units(t) for t in texts] == [len(CODE_TOKEN.findall(t)) for t in texts]
+
+
 def test_counts_once_and_keeps_an_existing_count():
     docs = [Document(text="a b c", id="1"), Document(text="x", id="2", metadata={"tokens": 7})]
     out = list(TokenCount(batch_size=1).run(iter(docs)))
