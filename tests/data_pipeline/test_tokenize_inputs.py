@@ -10,7 +10,6 @@ import gzip
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,12 @@ from data_pipeline.tokenize.train import TrainTokenizerConfig, train_tokenizer
 from starforge.formats.jsonl import write_jsonl
 from starforge.formats.shards import read_shard_meta, shard_documents, shard_prefixes
 from starforge.formats.tokenizer import fingerprint_of
+from tests.console import one_line_error, starforge
 from tests.pretrain.conftest import python_texts
 
 PUBLIC_SPECIALS = ["<s>", "</s>", "<unk>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>"]
 
 
-def starforge(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "starforge", *args], capture_output=True, text=True, timeout=600)
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    return errors[0]
 
 
 def write_kept(kept: Path, texts: list[str], files: int = 2) -> Path:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +15,8 @@ import yaml
 
 from starforge.formats.shards import write_shard_meta
 from starforge.formats.tokenizer import fingerprint_of
+from tests.console import one_line_error, starforge
 from tests.pretrain.conftest import python_texts, write_shards, write_tokenizer
-
-
-def starforge(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "starforge", *args], capture_output=True, text=True, timeout=600)
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    return errors[0]
 
 
 def run_config(tmp_path: Path, tokenizer: Path | None, sources: list[Path], **extra) -> Path:

@@ -4,25 +4,12 @@ real console script, exit code 2 and one `error:` line."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import torch
 
 from pretrain.hf_import import ImportConfig, import_hf
+from tests.console import one_line_error, starforge
 
 from .test_hf_import import bigcode, save
-
-
-def starforge(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "starforge", *args], capture_output=True, text=True, timeout=600)
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    return errors[0]
 
 
 def poisoned(tmp_path, corpus):
