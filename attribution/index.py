@@ -39,6 +39,7 @@ from attribution.parallel import SLURM_DIR, run_local, submit_slurm, write_slurm
 from attribution.shard import MARKER, is_built
 from starforge.config import save_config, to_dict
 from starforge.errors import AttributionError
+from starforge.run_dir import write_summary
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,8 @@ def _write_manifest(out: Path) -> dict[str, Any]:
     totals["build_s"] = round(sum(s["build_s"] for s in shards), 3)
     manifest = {"format": FORMAT, "shards": shards, "totals": totals}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    write_summary(out, "attribution", manifest, {"index": out, "manifest": out / "manifest.json"},
+                  command="attribution index")
     return manifest
 
 

@@ -33,7 +33,7 @@ from data_pipeline.funnel import write_funnel
 from data_pipeline.optout import apply_saved_lists, with_opt_out_step
 from data_pipeline.readers.inputs import input_format
 from data_pipeline.readers.sources import input_changes, list_sources, listing_fingerprint, load_listing, save_listing
-from data_pipeline.stats import collect_stats
+from data_pipeline.stats import collect_stats, write_stats
 from starforge.errors import ConfigError, DataError
 from starforge.run_dir import prepare
 
@@ -101,7 +101,7 @@ def curate(cfg: CurateConfig) -> dict:
     if stats["totals"]["kept"] == 0:  # a result, not an error (issue 16): every file is in removed/ with its reason
         stats["result"] = (f"nothing kept: all {stats['totals']['files']} files removed, "
                            "see removed/<step>/ for the reasons")
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    write_stats(out, stats, "data curate")
     write_funnel(stats, out)
     _log_summary(stats, out)
     return stats

@@ -221,8 +221,10 @@ def _update_stats(run: Path) -> None:
     if not path.is_file():
         return
     stats = with_opt_out_step(json.loads(path.read_text(encoding="utf-8")), run)
-    path.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     from data_pipeline.funnel import write_funnel
+    from data_pipeline.stats import write_stats
+
+    write_stats(run, stats, "data opt-out")
 
     write_funnel(stats, run)
 

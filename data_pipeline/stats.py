@@ -23,6 +23,7 @@ from data_pipeline.dedup.near_pairs import NearDuplicatePairs
 from data_pipeline.filters.registry import registered_steps
 from data_pipeline.format.metadata_prefix import MetadataPrefixStep
 from starforge.errors import DataError
+from starforge.run_dir import write_summary
 
 log = logging.getLogger(__name__)
 
@@ -142,3 +143,10 @@ def _by_language(s: Metrics) -> dict[str, dict[str, int]]:
                                                   "tokens_removed"), 0))
             langs[lang][names[kind]] = value
     return dict(sorted(langs.items()))
+
+
+def write_stats(out: Path, stats: dict, command: str) -> None:
+    """`stats.json` (docs/formats.md) and the run's `summary.json`: the same counts in the one
+    schema every stage writes (starforge/run_dir.py), which the demo's report reads."""
+    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    write_summary(out, "data", stats, stats.get("outputs"), command=command)

@@ -31,6 +31,7 @@ from starforge.config import from_dict, read_yaml
 from starforge.errors import PretrainError
 from starforge.formats.shards import describe
 from starforge.formats.tokenizer import tokenizer_fingerprint
+from starforge.run_dir import write_summary
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,8 @@ def export(checkpoint_dir: str | Path, output_dir: str | Path, tokenizer_dir: st
     report["model_card"] = str(write_model_card(output_dir, cfg, family.ARCHITECTURE, run, checkpoint_dir, meta,
                                                 tokenizer, license, Path(eval_dir) if eval_dir else None,
                                                 model_name or output_dir.resolve().name))
+    write_summary(output_dir, "pretrain", report, {"model": output_dir, "report": output_dir / "export_report.json"},
+                  command="pretrain export")
     within = report["max_abs_diff"] <= TOLERANCE  # False for NaN, which passes no `>=` check
     log.info("export: %s -> %s (%s), logits max abs diff %.3e (%s)", checkpoint_dir, output_dir,
              family.ARCHITECTURE, report["max_abs_diff"], "ok" if within else "ABOVE TOLERANCE")

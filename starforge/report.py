@@ -2,10 +2,8 @@
 step's `summary.json` (one schema, `starforge/run_dir.py`'s `write_summary`) and the pictures the
 stages drew, so it can be regenerated from a finished run and knows nothing of a stage's insides.
 
-`SUMMARY_FILES` names, per step, the file holding its summary. Three stages do not write a
-`summary.json` yet and their summary is still their documented hand-off file (docs/formats.md):
-curate's `stats.json`, export's `export_report.json`, eval's metrics file and the index's
-`manifest.json`; each entry lists `summary.json` first, so the switch needs no change here.
+Every step's folder holds a `summary.json` (starforge/run_dir.py's one schema) except eval's:
+its summary is the harness's metrics file (docs/formats.md), which `SUMMARY_FILES` names.
 """
 
 from __future__ import annotations
@@ -18,11 +16,8 @@ from typing import Any
 from starforge.plots import plot_pass_at_k
 
 SUMMARY_FILES: dict[str, tuple[str, ...]] = {
-    "data": ("summary.json", "stats.json"),
-    "hf": ("summary.json", "export_report.json"),
     "eval": ("summary.json", "metrics.json"),
     "eval-canonical": ("summary.json", "metrics.json"),
-    "index": ("summary.json", "manifest.json"),
 }
 """Where a step's summary lives (default: its folder's summary.json)."""
 
