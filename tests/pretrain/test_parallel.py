@@ -87,7 +87,8 @@ def test_pipeline_parallel_two_matches_one_stage_and_exports(corpus, tmp_path):
     pp2 = _write_config(corpus, tmp_path / "pp2.yaml", tmp_path / "pp2", "grad_accum: 2", "save_interval: 2",
                         "parallel: {pipeline_parallel: 2}")
     _run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
-          "-m", "starforge", "pretrain", "train", "--config", str(pp2), "--resume"])
+          "-m", "starforge", "pretrain", "train", "--config", str(pp2), "--resume",
+          "--overwrite"])  # pp2 holds a checkpoint copied by hand: the output rule asks for --overwrite
     one, two = _losses(tmp_path / "pp1"), _losses(tmp_path / "pp2")
     later = {key for key in one if key[1] > 2}
     assert later == set(two) and len(later) == 8  # train 3..8, valid 4 and 8
