@@ -446,8 +446,13 @@ def blocking_licences(spdx: str | list[str], permissive: Iterable[str] = PERMISS
     if node is None:
         return []
     allowed = _allowed(permissive)
-    return sorted({str(s.key) for s in node.symbols
+    return sorted({_symbol_id(s) for s in node.symbols
                    if not _satisfiable(s, allowed)} if not _satisfiable(node, allowed) else set())
+
+
+def _symbol_id(symbol) -> str:
+    """A symbol's licence id; `GPL-2.0-only WITH Classpath-exception-2.0` names its licence."""
+    return str(getattr(symbol, "license_symbol", symbol).key)
 
 
 def is_copyleft(spdx_id: str) -> bool:

@@ -111,6 +111,10 @@ def test_expressions_permissive_iff_satisfiable_with_permissive_only():
     assert is_permissive("MIT OR GPL-2.0") and not is_permissive("MIT AND GPL-2.0")
     assert blocking_licences("MIT AND GPL-2.0") == ["GPL-2.0-only"]
     assert blocking_licences("MIT OR GPL-2.0") == []
+    # exceptions (site-packages holds both kinds): the licence they modify decides, and is named
+    assert is_permissive("Apache-2.0 WITH LLVM-exception")
+    assert blocking_licences("GPL-2.0-only WITH Classpath-exception-2.0") == ["GPL-2.0-only"]
+    assert blocking_licences("MIT AND GPL-3.0-or-later WITH GCC-exception-3.1") == ["GPL-3.0-or-later"]
     assert normalise_expression("apache-2.0 or mit") == "Apache-2.0 OR MIT"
     assert normalise_expression("Apache 2.0") == "Apache-2.0"
     assert normalise_expression("SEE LICENSE IN LICENSE.txt") == "unknown"
