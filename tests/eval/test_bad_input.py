@@ -7,18 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-
-def starforge(*args: str) -> subprocess.CompletedProcess:
-    script = Path(sys.executable).with_name("starforge")
-    argv = [str(script)] if script.is_file() else [sys.executable, "-m", "starforge"]
-    return subprocess.run([*argv, *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    return lines[0]
+from tests.console import console_script as starforge
+from tests.console import only_error_line as one_line_error
 
 
 def test_eval_on_a_truncated_safetensors_names_the_file(tiny_model_dir, tmp_path):
