@@ -158,11 +158,14 @@ class Router:
         """Shard -> offsets of the snippet's grams whose anchor the shard's filter holds (None:
         a shard without a filter, to probe everywhere); shards holding none are left out. Every
         span of min_len bytes the shard shares with the snippet contains one of those grams, so
-        they are the only probes that shard needs (attribution.spans), except in windows made
-        only of low-information grams (no anchor): there every shard is probed every k bytes."""
+        they are the only probes that shard needs (attribution.spans), unless every window of
+        the span is made of low-information grams (no anchor): such a span (indentation, a
+        ruler of `#`) is not reported, as OLMoTrace keeps only informative spans (Liu et al.
+        2025, its span unigram-probability filter); probing those windows on every shard was
+        what made indented snippets cost a lookup grid on every shard (docs/attribution.md)."""
         arr = np.frombuffer(data, dtype=np.uint8)
         out: dict[int, list[int] | None] = {}
-        cache: dict[tuple[int, int], tuple[np.ndarray, list[int], list[int]]] = {}
+        cache: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}
         for i, f in enumerate(self.filters):
             if f is None:
                 out[i] = None
@@ -170,30 +173,24 @@ class Router:
             bloom, k, w = f
             if (k, w) not in cache:
                 cache[(k, w)] = snippet_anchors(arr, k, w)
-            grams, keys, grid = cache[(k, w)]
+            grams, keys = cache[(k, w)]
             self.tested += len(keys)
             hits = [key for key in keys if key in bloom]
-            if k != self.k and (hits or grid):  # grams of another length than the matcher's probes
-                out[i] = None
-            elif hits or grid:
-                out[i] = probe_offsets(grams, hits, grid)
+            if hits:  # grams of another length than the matcher's probes: probe everywhere
+                out[i] = probe_offsets(grams, hits) if k == self.k else None
         return out
 
 
-def snippet_anchors(arr: np.ndarray, k: int, w: int) -> tuple[np.ndarray, list[int], list[int]]:
-    """A snippet's gram hashes, its distinct anchors, and one k-grid offset inside each window
-    without an anchor (made only of low-information grams)."""
+def snippet_anchors(arr: np.ndarray, k: int, w: int) -> tuple[np.ndarray, list[int]]:
+    """A snippet's gram hashes and its distinct anchors (windows made only of low-information
+    grams have none)."""
     if len(arr) < k + w - 1:
-        return np.zeros(0, np.uint64), [], []
+        return np.zeros(0, np.uint64), []
     grams = _anchor_hashes(arr, k)
     minima = _window_minima(grams, w)
-    blank = np.flatnonzero(minima == LOW)
-    grid = sorted({-(-int(x) // k) * k for x in blank})  # the first k-grid point of each such window
-    return grams, np.unique(minima[minima != LOW]).tolist(), grid
+    return grams, np.unique(minima[minima != LOW]).tolist()
 
 
-def probe_offsets(grams: np.ndarray, hits: list[int], grid: list[int]) -> list[int]:
-    """Probe offsets for a shard holding the anchors `hits`: every gram hashing to one of them,
-    and the grid points of the windows without an anchor."""
-    held = np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist() if hits else []
-    return sorted(set(held).union(grid))
+def probe_offsets(grams: np.ndarray, hits: list[int]) -> list[int]:
+    """Probe offsets for a shard holding the anchors `hits`: every gram hashing to one of them."""
+    return np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist()

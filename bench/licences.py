@@ -1,6 +1,6 @@
 """Licence detection: accuracy and speed of the candidates on real licence files of this machine.
 
-    python -m bench.licences [--detector starforge|askalono|scancode] [--limit N] [--corpus-out FILE]
+    python -m bench.licences [--detector starforge|askalono|scancode] [--limit N] [--corpus-out FILE] [--corpus FILE]
 
 Corpus (labelled by what the file's package declares, nothing hand-made):
 - /usr/share/common-licenses/* (Debian's copies of GPL, LGPL, MPL, Apache, BSD, CC0, ...), label
@@ -185,21 +185,28 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--detector", default="starforge")
     ap.add_argument("--limit", type=int, default=0, help="labelled files at most (0: all)")
     ap.add_argument("--threshold", type=float, default=0.8)
-    ap.add_argument("--corpus-out", type=Path, help="write the labelled corpus (path, label) as JSONL")
+    ap.add_argument("--corpus-out", type=Path, help="write the corpus (part, path, label; negatives too) as JSONL")
+    ap.add_argument("--corpus", type=Path, help="read the corpus a --corpus-out wrote instead of this interpreter's "
+                    "(scancode runs in its own venv, whose site-packages differ)")
     ap.add_argument("--results-out", type=Path, help="write every text's prediction as JSONL")
     args = ap.parse_args(argv)
-    files = labelled_files()
+    if args.corpus:
+        rows = [json.loads(line) for line in args.corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+        files = [r for r in rows if r["part"] != "negative"]
+        negs = [r for r in rows if r["part"] == "negative"]
+    else:
+        files, negs = labelled_files(), negatives()
     if args.limit:
         files = files[: args.limit]
     if args.corpus_out:
-        args.corpus_out.write_text("".join(json.dumps(f) + "\n" for f in files), encoding="utf-8")
+        args.corpus_out.write_text("".join(json.dumps(f) + "\n" for f in files + negs), encoding="utf-8")
     run = detector(args.detector)
     samples = []
     for f in files:
         text = Path(f["path"]).read_text(encoding="utf-8", errors="replace")
         for vname, vtext in variants(text).items():
             samples.append((f["part"], vname, f["label"], f["path"], vtext))
-    for f in negatives():
+    for f in negs:
         samples.append(("negative", "original", "unknown", f["path"],
                         Path(f["path"]).read_text(encoding="utf-8", errors="replace")[:20000]))
     results = []
@@ -223,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
     verdict_by_threshold = {t: verdicts(results, t) for t in THRESHOLDS}
     best = max(by_threshold, key=lambda t: (by_threshold[t], -abs(t - 0.8)))
     t = args.threshold
-    print(f"{args.detector}: {len(files)} labelled files x 5 variants + {len(negatives())} negatives = "
+    print(f"{args.detector}: {len(files)} labelled files x 5 variants + {len(negs)} negatives = "
           f"{len(samples)} texts in {wall:.1f} s ({len(samples) / wall:.1f} texts/s)")
     print("accuracy by threshold:", by_threshold)
     print("permissive/non-permissive/unknown verdict by threshold:", verdict_by_threshold)

@@ -35,6 +35,7 @@ from data_pipeline.readers.inputs import input_format
 from data_pipeline.readers.sources import input_changes, list_sources, listing_fingerprint, load_listing, save_listing
 from data_pipeline.stats import collect_stats, write_stats
 from starforge.errors import ConfigError, DataError
+from starforge.executors import preload_workers
 from starforge.run_dir import prepare
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ def curate(cfg: CurateConfig) -> dict:
         raise DataError(f"output '{out}' is inside input '{cfg.input}': it would be read as input; "
                         "choose an output folder outside it")
     listing = out / pipelines.LISTING
+    if cfg.executor == "local" and min(cfg.workers, cfg.tasks) > 1 and not cfg.dry_run:
+        # the last stage's PII step is the costly import: load it while the files are listed
+        preload_workers(["data_pipeline.pipelines"] + (["pii.step"] if cfg.pii is not None else []))
     files = None
     if fmt == "repositories":
         files = list_sources(cfg.input, cfg.include_site_packages, cfg.site_packages, cfg.licence_threshold)

@@ -79,6 +79,20 @@ def run_local(pipeline: list[PipelineStep], tasks: int, workers: int, logging_di
         logger.add(sys.stderr)  # datatrove's default sink, as found
 
 
+def preload_workers(modules: list[str]) -> None:
+    """Start now the forkserver that datatrove's local executor forks its workers from, with
+    `modules` imported in it: the import overlaps what the caller does meanwhile (curate's
+    listing runs on one core), and every worker of every stage is forked with them loaded
+    instead of importing them itself (presidio imports transformers and torch: 7.7 s a worker,
+    a gap of that length before curate's last stage; docs/data_pipeline.md, "Benchmark").
+    No effect once a forkserver runs in this process."""
+    import multiprocess
+    import multiprocess.forkserver
+
+    multiprocess.get_context("forkserver").set_forkserver_preload(modules)
+    multiprocess.forkserver.ensure_running()
+
+
 def check_job_name(name: str, flag: str = "--job-name") -> str:
     if not JOB_NAME.fullmatch(name):
         raise ConfigError(f"{flag} {name!r}: use 1-128 letters, digits, '.', '_' or '-' (it becomes an #SBATCH line)")
