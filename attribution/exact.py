@@ -42,7 +42,7 @@ import numpy as np
 from attribution.config import ExactConfig
 from attribution.route import Router
 from attribution.spans import maximal_spans
-from attribution.tables import DOC_SEP, ShardTables
+from attribution.tables import DOC_SEP, ShardTables, write_prefix_bounds
 from starforge.errors import AttributionError
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class ExactWriter:
         np.save(self.dir / "doc_lines.npy", np.array(self._doc_lines, dtype=np.uint64))
         t0 = time.perf_counter()
         build_suffix_array(self.dir, self.cfg)
+        write_prefix_bounds(self.dir)
         return {"suffix_array_s": round(time.perf_counter() - t0, 3), "lines": self._num_lines}
 
 

@@ -154,9 +154,10 @@ class Router:
     def candidates(self, data: bytes) -> list[int]:
         return list(self.probes(data))
 
-    def probes(self, data: bytes) -> dict[int, list[int] | None]:
-        """Shard -> offsets of the snippet's grams whose anchor the shard's filter holds (None:
-        a shard without a filter, to probe everywhere); shards holding none are left out. Every
+    def probes(self, data: bytes) -> dict[int, list[tuple[int, int, int]] | None]:
+        """Shard -> (offset, core start, core end) of the snippet's grams whose anchor the shard's
+        filter holds and that are a window's leftmost minimum (snippet_anchors; None: a shard
+        without a filter, to probe everywhere); shards holding none are left out. Every
         span of min_len bytes the shard shares with the snippet contains one of those grams, so
         they are the only probes that shard needs (attribution.spans), unless every window of
         the span is made of low-information grams (no anchor): such a span (indentation, a
@@ -165,7 +166,7 @@ class Router:
         what made indented snippets cost a lookup grid on every shard (docs/attribution.md)."""
         arr = np.frombuffer(data, dtype=np.uint8)
         out: dict[int, list[int] | None] = {}
-        cache: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}
+        cache: dict[tuple[int, int], tuple[np.ndarray, list[int], dict[int, tuple[int, int]]]] = {}
         for i, f in enumerate(self.filters):
             if f is None:
                 out[i] = None
@@ -173,24 +174,37 @@ class Router:
             bloom, k, w = f
             if (k, w) not in cache:
                 cache[(k, w)] = snippet_anchors(arr, k, w)
-            grams, keys = cache[(k, w)]
+            grams, keys, cores = cache[(k, w)]
             self.tested += len(keys)
             hits = [key for key in keys if key in bloom]
             if hits:  # grams of another length than the matcher's probes: probe everywhere
-                out[i] = probe_offsets(grams, hits) if k == self.k else None
+                out[i] = probe_offsets(grams, hits, cores) if k == self.k else None
         return out
 
 
-def snippet_anchors(arr: np.ndarray, k: int, w: int) -> tuple[np.ndarray, list[int]]:
-    """A snippet's gram hashes and its distinct anchors (windows made only of low-information
-    grams have none)."""
+def snippet_anchors(arr: np.ndarray, k: int, w: int) -> tuple[np.ndarray, list[int], dict[int, tuple[int, int]]]:
+    """A snippet's gram hashes, its distinct anchors (windows made only of low-information
+    grams have none), and the core of each gram that is the leftmost minimum of a window: the
+    bytes [hi, lo + k + w - 1) that every window [j, j + k + w - 1) it is the minimum of covers
+    (lo, hi: the first and last such j). A span of k + w - 1 bytes or more holds a whole window,
+    hence that window's leftmost minimum gram and its core, so a shard holding no core of the
+    snippet holds no span to report however many of its grams it holds."""
     if len(arr) < k + w - 1:
-        return np.zeros(0, np.uint64), []
+        return np.zeros(0, np.uint64), [], {}
     grams = _anchor_hashes(arr, k)
     minima = _window_minima(grams, w)
-    return grams, np.unique(minima[minima != LOW]).tolist()
+    starts = np.flatnonzero(minima != LOW)
+    argmin = np.lib.stride_tricks.sliding_window_view(grams, w)[starts].argmin(axis=1) + starts  # leftmost
+    cores: dict[int, tuple[int, int]] = {}
+    for j, p in zip(starts.tolist(), argmin.tolist()):
+        first = cores.get(p, (j, j))[0]
+        cores[p] = (first, j)
+    return grams, np.unique(minima[starts]).tolist(), {p: (hi, lo + k + w - 1) for p, (lo, hi) in cores.items()}
 
 
-def probe_offsets(grams: np.ndarray, hits: list[int]) -> list[int]:
-    """Probe offsets for a shard holding the anchors `hits`: every gram hashing to one of them."""
-    return np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist()
+def probe_offsets(grams: np.ndarray, hits: list[int], cores: dict[int, tuple[int, int]] | None = None
+                  ) -> list[int] | list[tuple[int, int, int]]:
+    """Probes for a shard holding the anchors `hits`: every gram hashing to one of them, or, given
+    `cores`, (offset, core start, core end) of each such gram that is a window's leftmost minimum."""
+    held = np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist()
+    return held if cores is None else [(p, *cores[p]) for p in held if p in cores]

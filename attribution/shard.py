@@ -26,6 +26,7 @@ from attribution.route import FILE_NAME as ROUTE_FILE
 from attribution.route import PARAMS_NAME as ROUTE_PARAMS
 from attribution.route import write_route
 from attribution.search import SearchWriter
+from attribution.tables import BOUNDS_FILE
 from starforge.log import progress
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def _build(shard: Shard, signature: dict, shards_dir: Path, cfg: AttributionConf
 
 def _sizes(shard_dir: Path) -> dict[str, int]:
     """Bytes on disk per structure."""
-    groups = {"exact": ("tokenized.0", "offset.0", "table.0", "lines.npy", "doc_lines.npy"),
+    groups = {"exact": ("tokenized.0", "offset.0", "table.0", "lines.npy", "doc_lines.npy", BOUNDS_FILE),
               "metadata": ("docs.jsonl",), "bloom": ("bloom.bin",),
               "route": (ROUTE_FILE, ROUTE_PARAMS)}
     sizes = {k: sum((shard_dir / n).stat().st_size for n in names if (shard_dir / n).is_file())

@@ -16,14 +16,24 @@ log = logging.getLogger(__name__)
 
 
 def maximal_spans(occurs: Callable[[int, int], bool], n: int, min_len: int, max_spans: int,
-                  probes: Sequence[int] | None = None) -> list[tuple[int, int]]:
+                  probes: Sequence[int] | Sequence[tuple[int, int, int]] | None = None) -> list[tuple[int, int]]:
     """(start, end) of the maximal spans found, in snippet order (some may be under min_len).
 
     `probes`: sorted start offsets of the h-byte probes; by default one every h bytes. Any list
     such that every span to find contains a probe will do (attribution.route gives the anchors
-    a shard's filter holds: every span of min_len bytes in that shard contains one of them)."""
+    a shard's filter holds: every span of min_len bytes in that shard contains one of them).
+    A probe given as (offset, core start, core end) is kept only when its core occurs: one
+    lookup of 32-64 bytes that every span to find through it holds (route.snippet_anchors),
+    so a shard holding a common 32-byte gram but no span of min_len costs no growing."""
     h = max(1, min_len // 2)
-    points = list(range(0, n - h + 1, h)) if probes is None else [p for p in probes if 0 <= p <= n - h]
+    known: set[int] = set()  # probes whose gram is known to occur (inside an occurring core)
+    if probes is None:
+        points = list(range(0, n - h + 1, h))
+    elif probes and isinstance(probes[0], tuple):
+        points = [p for p, start, end in probes if 0 <= p <= n - h and occurs(start, end)]  # type: ignore[misc]
+        known = set(points)
+    else:
+        points = [p for p in probes if 0 <= p <= n - h]  # type: ignore[operator]
     found: list[tuple[int, int]] = []
     a, b = -1, -1  # last maximal span found
     for i, p in enumerate(points):
@@ -33,7 +43,7 @@ def maximal_spans(occurs: Callable[[int, int], bool], n: int, min_len: int, max_
         prev = points[i - 1] if i else -1
         nxt = points[i + 1] if i + 1 < len(points) else None
         if b < p + h:
-            if not occurs(p, p + h):
+            if p not in known and not occurs(p, p + h):
                 continue
             # A span holding this probe and starting at or before the previous one holds that
             # one too: it was found then.

@@ -42,6 +42,11 @@ class ShardTables:
         if len(self.table) != size * self.ptr_bytes or len(self.doc_lines) != len(self.offsets):
             raise AttributionError(f"{shard_dir}: index files disagree in size; rebuild with `starforge attribution index`")
         self._weights = (256 ** np.arange(self.ptr_bytes, dtype=np.uint64)).astype(np.uint64)
+        bounds = shard_dir / BOUNDS_FILE  # absent in indexes built before it: lookups bisect everything
+        self.bounds = np.load(bounds).tolist() if bounds.is_file() else None
+        if self.bounds is not None and (len(self.bounds) != BOUNDS_LEN or self.bounds[-1] != size):
+            raise AttributionError(f"{shard_dir}: {BOUNDS_FILE} does not match the suffix array; "
+                                   "rebuild with `starforge attribution index`")
 
     def find(self, pattern: bytes) -> tuple[int, int]:
         """Suffix-array rank range [lo, hi) of the suffixes starting with `pattern` (hi - lo
@@ -51,8 +56,12 @@ class ShardTables:
         shard): 0.12 ms of CPU but 0.62 ms of wall time on this loaded machine, paid by every
         lookup of every shard (docs/attribution.md, "Shards")."""
         seq = _Prefixes(self.data, self.table_raw, self.ptr_bytes, len(pattern), len(self.data))
-        lo = bisect.bisect_left(seq, pattern)
-        return lo, bisect.bisect_right(seq, pattern, lo)
+        start, stop = 0, len(seq)
+        if self.bounds is not None and pattern:  # the ranks of the pattern's first two bytes
+            key = pattern[0] * 257 + (pattern[1] + 1 if len(pattern) > 1 else 0)
+            start, stop = self.bounds[key], self.bounds[key + 1 if len(pattern) > 1 else key + 257]
+        lo = bisect.bisect_left(seq, pattern, start, stop)
+        return lo, bisect.bisect_right(seq, pattern, lo, stop)
 
     def ptr(self, rank: int) -> int:
         b = self.ptr_bytes
@@ -109,6 +118,34 @@ class ShardTables:
         self.table._mmap.close()  # type: ignore[attr-defined]
         self.data.close()
         self.data_file.close()
+
+
+BOUNDS_FILE = "prefix_bounds.npy"
+BOUNDS_LEN = 256 * 257 + 1
+"""Key of a suffix: first byte x 257 + (second byte + 1), or + 0 for a one-byte suffix, so keys
+never decrease along the suffix array; bounds[key] is the first rank of that key."""
+
+
+def write_prefix_bounds(shard_dir: Path, chunk: int = 1 << 19) -> None:
+    """The first rank of every two-byte prefix of the shard's suffix array (BOUNDS_FILE, 257 KB
+    with uint32 ranks): a lookup then bisects only the ranks sharing the pattern's first two
+    bytes, about half the steps (docs/attribution.md, "Profile"). Counted in chunks of ranks,
+    so memory stays bounded for any shard size (2^19 ranks: 1.2 s for 15 MB, against 4.2 s at
+    2^22, where the gathers leave the cache)."""
+    tables = ShardTables(shard_dir)
+    try:
+        n = len(tables.data)
+        text = np.frombuffer(tables.data, dtype=np.uint8)
+        counts = np.zeros(BOUNDS_LEN - 1, dtype=np.int64)
+        for lo in range(0, n, chunk):
+            ptrs = tables.ptrs(np.arange(lo, min(lo + chunk, n))).astype(np.int64)
+            second = np.where(ptrs + 1 < n, text[np.minimum(ptrs + 1, n - 1)].astype(np.int64) + 1, 0)
+            counts += np.bincount(text[ptrs].astype(np.int64) * 257 + second, minlength=BOUNDS_LEN - 1)
+        del text
+    finally:
+        tables.close()
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    np.save(shard_dir / BOUNDS_FILE, bounds.astype(np.uint32 if n < 2 ** 32 else np.uint64))
 
 
 class _Prefixes:

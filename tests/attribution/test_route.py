@@ -117,6 +117,7 @@ def test_bisect_find_equals_the_engine_find(four_shards):
     shard = sorted((four_shards / "shards").iterdir())[0]
     engine = InfiniGramEngine(index_dir=[str(shard)], **ENGINE_KW).engine
     tables = ShardTables(shard)
+    assert tables.bounds is not None  # lookups bisect only the ranks of the pattern's first two bytes
     text = (shard / "tokenized.0").read_bytes()
     rng = random.Random(3)
     try:
@@ -185,6 +186,9 @@ def test_anchor_probes_find_the_spans_grid_probes_find():
     def occurs(s: int, e: int) -> bool:
         return snippet[s:e] in corpus
 
+    def routed_by(probes):
+        return [sp for sp in maximal_spans(occurs, len(snippet), 64, 200, probes) if sp[1] - sp[0] >= 64]
+
     with_spans = uninformative = 0
     for _ in range(60):
         parts = []
@@ -197,10 +201,11 @@ def test_anchor_probes_find_the_spans_grid_probes_find():
         snippet = b"".join(parts)
         if len(snippet) < 64:
             continue
-        grams, keys = snippet_anchors(np.frombuffer(snippet, np.uint8), k, w)
-        probes = probe_offsets(grams, [v for v in keys if v in held])
+        grams, keys, cores = snippet_anchors(np.frombuffer(snippet, np.uint8), k, w)
+        probes = probe_offsets(grams, [v for v in keys if v in held], cores)  # with the core test
+        assert routed_by(probe_offsets(grams, [v for v in keys if v in held])) == routed_by(probes)
         grid = [sp for sp in maximal_spans(occurs, len(snippet), 64, 200) if sp[1] - sp[0] >= 64]
-        routed = [sp for sp in maximal_spans(occurs, len(snippet), 64, 200, probes) if sp[1] - sp[0] >= 64]
+        routed = routed_by(probes)
         informative = [sp for sp in grid if len(anchors(snippet[sp[0]:sp[1]], k, w))]
         assert routed == informative
         with_spans += bool(informative)
