@@ -8,17 +8,16 @@ from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
+from data_pipeline.filters.char_counts import ascii_outside, count_chars
 from data_pipeline.filters.registry import register_filter
 
 _ALPHA_RUNS = re.compile(r"[^\W\d_]+")  # runs of Unicode letters, as str.isalpha
-_NOT_ALPHA_ASCII = bytes(c for c in range(128) if not chr(c).isalpha())
+_NOT_ALPHA_ASCII = ascii_outside(str.isalpha)
 
 
 def alphabetic_chars(text: str) -> int:
-    """How many characters of `text` are letters (ASCII text by `bytes.translate`, the rest by regex)."""
-    if text.isascii():
-        return len(text.encode("ascii").translate(None, _NOT_ALPHA_ASCII))
-    return sum(map(len, _ALPHA_RUNS.findall(text)))
+    """How many characters of `text` are letters (data_pipeline/filters/char_counts.py)."""
+    return count_chars(text, _NOT_ALPHA_ASCII, _ALPHA_RUNS)
 
 
 @register_filter(120)

@@ -7,18 +7,16 @@ from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_pipeline.filters.base import CountingFilter
+from data_pipeline.filters.char_counts import ascii_outside, count_chars
 from data_pipeline.filters.registry import register_filter
 
 _ALNUM_RUNS = re.compile(r"[^\W_]+")  # runs of Unicode letters and digits, as str.isalnum
-_NOT_ALNUM_ASCII = bytes(c for c in range(128) if not chr(c).isalnum())
+_NOT_ALNUM_ASCII = ascii_outside(str.isalnum)
 
 
 def alphanumeric_chars(text: str) -> int:
-    """How many characters of `text` are letters or digits; ASCII text (most code) is counted by
-    `bytes.translate`, at memory speed, the rest by one regex pass."""
-    if text.isascii():
-        return len(text.encode("ascii").translate(None, _NOT_ALNUM_ASCII))
-    return sum(map(len, _ALNUM_RUNS.findall(text)))
+    """How many characters of `text` are letters or digits (data_pipeline/filters/char_counts.py)."""
+    return count_chars(text, _NOT_ALNUM_ASCII, _ALNUM_RUNS)
 
 
 @register_filter(110)

@@ -158,3 +158,26 @@ def test_character_counts_match_str_methods():
     for text in (PY.read_text(), "naïve = 'café'  # 名前 _x1 ٣", (FILES / "clipboard.min.js").read_text()):
         assert alphanumeric_chars(text) == sum(c.isalnum() for c in text)
         assert alphabetic_chars(text) == sum(c.isalpha() for c in text)
+
+
+def test_character_counts_equal_the_class_regex_over_the_whole_text():
+    """Counting ASCII by translate and only the non-ASCII runs by regex changes no count, on
+    the standard library's files that are not ASCII (accents, CJK, math symbols, emoji)."""
+    import re
+    import sysconfig
+
+    from data_pipeline.filters.alphabetic import _ALPHA_RUNS, alphabetic_chars
+    from data_pipeline.filters.alphanumeric import _ALNUM_RUNS, alphanumeric_chars
+
+    texts = []
+    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        if not text.isascii():
+            texts.append(text)
+        if len(texts) == 40:
+            break
+    assert len(texts) == 40
+    for text in texts:
+        assert alphabetic_chars(text) == sum(map(len, _ALPHA_RUNS.findall(text)))
+        assert alphanumeric_chars(text) == sum(map(len, _ALNUM_RUNS.findall(text)))
+    assert re.search(r"[^\x00-\x7f]", texts[0])
