@@ -89,7 +89,7 @@ def preload_workers(modules: list[str]) -> None:
     import multiprocess
     import multiprocess.forkserver
 
-    multiprocess.get_context("forkserver").set_forkserver_preload(modules)
+    multiprocess.get_context("forkserver").set_forkserver_preload([*modules, "starforge.gc_freeze"])
     multiprocess.forkserver.ensure_running()
 
 
