@@ -6,6 +6,7 @@
       shards/NAME/            one per kept file (or one for a plain folder), complete when
         shard.json            ... this marker exists (written last, after an atomic rename)
         tokenized.0 offset.0 table.0 lines.npy doc_lines.npy   exact match (attribution.exact)
+        prefix_bounds.npy     first rank of each two-byte prefix (attribution.tables)
         docs.jsonl            id, repo, path, licence, lang of each file, in index order
         bloom.bin             membership (attribution.bloom)
         route.bin route.json  anchor filter: may the shard hold a snippet's span? (attribution.route)
