@@ -86,3 +86,24 @@ def rolling_checksum(chunks, window=16, modulus=65521):
                 acc_high = (acc_high - window * dropped - 1) % modulus
     return (acc_high << 16) | acc_low
 '''
+
+
+def serve_in_thread(index_dir: Path, cfg=None):
+    """`starforge attribution serve`'s server on a free localhost port, in a daemon thread."""
+    import threading
+
+    from attribution.server import make_server
+
+    server = make_server(index_dir, port=0, **({"cfg": cfg} if cfg is not None else {}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def server_url(server) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def stop_server(server) -> None:
+    server.shutdown()
+    server.server_close()
+    server.attributor.close()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from attribution_corpus import serve_in_thread, server_url, stop_server
 
 from attribution import build_index
 from attribution.config import AttributionConfig
-from attribution.server import make_server
 from data_pipeline.curate import CurateConfig, curate
 
 PACKAGES = Path(__file__).parents[1] / "data_pipeline" / "fixtures" / "packages"
@@ -34,13 +33,9 @@ def served(tmp_path_factory):
                        f"- {{path: {PACKAGES / 'yamllint-1.35.1'}, name: adrienverge/yamllint}}\n")
     curate(CurateConfig(input=str(listing), output=root / "run", tasks=1, workers=1, pii=None))
     build_index(AttributionConfig(input=root / "run", output=root / "index"))
-    server = make_server(root / "index", port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    server.attributor.close()
+    server = serve_in_thread(root / "index")
+    yield server_url(server)
+    stop_server(server)
 
 
 def test_lookup_page_and_api(served):
@@ -57,13 +52,9 @@ def test_lookup_page_and_api(served):
 
 
 def test_index_of_a_plain_folder_has_no_run_to_look_up(index_dir):
-    server = make_server(index_dir, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = serve_in_thread(index_dir)
     try:
-        status, body = _get(f"http://127.0.0.1:{server.server_address[1]}/api/lookup?repo=a/b")
+        status, body = _get(server_url(server) + "/api/lookup?repo=a/b")
         assert status == 404 and "not built from a `starforge data curate` run" in json.loads(body)["error"]
     finally:
-        server.shutdown()
-        server.server_close()
-        server.attributor.close()
+        stop_server(server)

@@ -10,21 +10,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from attribution_corpus import STDLIB, function_lines, lines_of
+from attribution_corpus import STDLIB, function_lines, lines_of, serve_in_thread, server_url, stop_server
 
 from attribution.config import ServerConfig
-from attribution.server import make_server
 
 
 @pytest.fixture(scope="module")
 def base_url(index_dir):
-    server = make_server(index_dir, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    server.attributor.close()
+    server = serve_in_thread(index_dir)
+    yield server_url(server)
+    stop_server(server)
 
 
 def _post(url: str, body: bytes) -> tuple[int, dict]:
@@ -101,21 +96,9 @@ def test_query_syntax_and_odd_text_get_200(base_url, snippet):
     assert status == 200 and isinstance(body["search"], list) and 0.0 <= body["membership"] <= 1.0
 
 
-def _serve(index_dir, cfg):
-    server = make_server(index_dir, port=0, cfg=cfg)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def _stop(server) -> None:
-    server.shutdown()
-    server.server_close()
-    server.attributor.close()
-
-
 def test_fifty_concurrent_posts_are_all_answered(index_dir):
-    server = _serve(index_dir, ServerConfig())
-    url = f"http://127.0.0.1:{server.server_address[1]}/api/check"
+    server = serve_in_thread(index_dir, ServerConfig())
+    url = server_url(server) + "/api/check"
     start, end = function_lines(STDLIB / "heapq.py", "heappush")
     body = json.dumps({"snippet": lines_of(STDLIB / "heapq.py", start, end)}).encode()
     barrier = threading.Barrier(50)
@@ -135,7 +118,7 @@ def test_fifty_concurrent_posts_are_all_answered(index_dir):
         for t in threads:
             t.join(60)
     finally:
-        _stop(server)
+        stop_server(server)
     assert [status for status, _ in results] == [200] * 50
     assert all(reply["exact"][0]["start_line"] == start for _, reply in results)
 
@@ -149,7 +132,7 @@ def _half_sent(port: int) -> socket.socket:
 
 def test_idle_half_sent_requests_time_out_and_do_not_block_others(index_dir):
     cfg = ServerConfig(max_connections=8, read_timeout_s=1.0)
-    server = _serve(index_dir, cfg)
+    server = serve_in_thread(index_dir, cfg)
     port = server.server_address[1]
     url = f"http://127.0.0.1:{port}/api/check"
     idle = [_half_sent(port) for _ in range(4)]
@@ -176,7 +159,7 @@ def test_idle_half_sent_requests_time_out_and_do_not_block_others(index_dir):
     finally:
         for sock in idle:
             sock.close()
-        _stop(server)
+        stop_server(server)
 
 
 def _serve_in_process(index_dir, cfg, conn) -> None:
