@@ -194,12 +194,15 @@ def snippet_anchors(arr: np.ndarray, k: int, w: int) -> tuple[np.ndarray, list[i
     grams = _anchor_hashes(arr, k)
     minima = _window_minima(grams, w)
     starts = np.flatnonzero(minima != LOW)
+    if not len(starts):  # every window made of low-information grams: no anchor
+        return grams, [], {}
     argmin = np.lib.stride_tricks.sliding_window_view(grams, w)[starts].argmin(axis=1) + starts  # leftmost
-    cores: dict[int, tuple[int, int]] = {}
-    for j, p in zip(starts.tolist(), argmin.tolist()):
-        first = cores.get(p, (j, j))[0]
-        cores[p] = (first, j)
-    return grams, np.unique(minima[starts]).tolist(), {p: (hi, lo + k + w - 1) for p, (lo, hi) in cores.items()}
+    # The leftmost minimum never moves left as the window slides, so each gram's windows are one
+    # run of `argmin`: its first and last places give lo and hi.
+    grams_at, first = np.unique(argmin, return_index=True)
+    last = np.append(first[1:], len(argmin)) - 1
+    cores = dict(zip(grams_at.tolist(), zip(starts[last].tolist(), (starts[first] + k + w - 1).tolist())))
+    return grams, np.unique(minima[starts]).tolist(), cores
 
 
 def probe_offsets(grams: np.ndarray, hits: list[int], cores: dict[int, tuple[int, int]] | None = None
