@@ -33,14 +33,10 @@ class ExactConfig:
     sample_ranks: int = 1000
     """A span seen more than max_locations times lists places picked from this many evenly spaced
     occurrences (one per distinct file first), so a licence header seen 10**5 times costs no more."""
-    lookup: Literal["bisect", "engine"] = "bisect"
-    """How a shard's suffix array is searched: `bisect` over its memory-mapped ranks in the calling
-    thread, or infini-gram's C++ `find`, which starts an OS thread per lookup (0.62 ms of wall
-    time against 0.08 ms for bisect on this loaded machine; the same rank ranges)."""
-    prefetch_depth: int = 0
-    """With lookup=engine: infini-gram's madvise prefetch depth per suffix-array bisection step (its default is 3). Each
-    level doubles the system calls a lookup makes: 0 is fastest when the index is in the page
-    cache (0.04 vs 0.32 ms a lookup measured here); a deeper prefetch only pays on cold disks."""
+    scan_cap: int = 4096
+    """Copies of one snippet anchor's core extended at most; past it, those that sort next to the
+    rest of the snippet (the longest right extensions) and an even sample of the others, so a
+    licence line seen 10**5 times in a shard costs ~4096 comparisons. Counts stay exact."""
     max_spans: int = 200
     """Stop after this many maximal spans (periodic text such as 'x' * 10**5 has one per byte)."""
     max_snippet_bytes: int = 100_000
@@ -50,11 +46,6 @@ class ExactConfig:
     """At open, ask the kernel to read each shard's text and suffix array into the page cache
     (posix_fadvise WILLNEED, in the background): a lookup on cold pages waits for ~2 disk reads
     per bisection step (3.7 ms vs 0.1 ms measured here). Turn off where the index exceeds RAM."""
-    fanout_workers: int = 4
-    """With lookup=engine: threads that search the candidate shards of one query at once (the
-    engine releases the GIL in its lookups); bisect lookups hold it and search them in turn.
-    Shards are chosen by their anchor filters first, so most queries search one shard or none,
-    whatever the shard count; several cores serve through `server.processes`."""
     route_fpr: float = 0.001
     """False-positive rate of each shard's anchor filter (attribution.route): the share of shards
     searched in vain per anchor tested; ~0.07 bytes per corpus byte at 0.001."""
@@ -162,8 +153,8 @@ class AttributionConfig:
         if min(srv.processes, srv.workers, srv.max_connections, srv.backlog) < 1 or srv.queue < 0 or not srv.read_timeout_s > 0:
             raise ConfigError("server.processes, server.workers, server.max_connections and server.backlog must be >= 1, server.queue >= 0 "
                              f"and server.read_timeout_s > 0; got {srv}")
-        if self.exact.fanout_workers < 1 or not 0.0 < self.exact.route_fpr < 1.0:
-            raise ValueError(f"exact.fanout_workers must be >= 1 and exact.route_fpr between 0 and 1, got "
-                             f"{self.exact.fanout_workers} and {self.exact.route_fpr}")
+        if self.exact.scan_cap < 2 or not 0.0 < self.exact.route_fpr < 1.0:
+            raise ConfigError(f"exact.scan_cap must be >= 2 and exact.route_fpr between 0 and 1, got "
+                              f"{self.exact.scan_cap} and {self.exact.route_fpr}")
         if self.exact.min_len < 2:
             raise ConfigError(f"exact.min_len must be >= 2 bytes, got {self.exact.min_len}")

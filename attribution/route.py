@@ -22,6 +22,7 @@ import json
 import mmap
 import operator
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -86,48 +87,67 @@ def _anchor_hashes(data: np.ndarray, k: int) -> np.ndarray:
     return h
 
 
-def _window_minima(h: np.ndarray, w: int) -> np.ndarray:
-    """Minimum of every w consecutive values (sparse table: O(n log w))."""
+def window_argmin(h: np.ndarray, w: int) -> np.ndarray:
+    """Offset of the leftmost minimum of every w consecutive values (a sparse table of offsets:
+    O(n log w)). The choice depends only on the window's values, so the same bytes pick the same
+    gram in a snippet and in every training copy (what the anchor suffix array relies on)."""
     if len(h) < w:
-        return h[:0]
-    p, m = 1, h
+        return np.zeros(0, np.int64)
+    p, m = 1, np.arange(len(h), dtype=np.int64)
     while p * 2 <= w:
-        m = np.minimum(m[:-p], m[p:])
+        a, b = m[:-p], m[p:]
+        m = np.where(h[b] < h[a], b, a)  # ties keep the left one
         p *= 2
-    return np.minimum(m[:len(h) - w + 1], m[w - p:])
+    a, b = m[:len(h) - w + 1], m[w - p:]
+    return np.where(h[b] < h[a], b, a)
 
 
-def _minima_runs(arr: np.ndarray, k: int, w: int) -> np.ndarray:
-    """Window minima of `arr`'s gram hashes, one per run (a minimum holds over many windows)."""
+def _anchored(arr: np.ndarray, k: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gram hashes of `arr` and each window's leftmost minimum (-1 where every gram of the
+    window is of low information: such a window has no anchor)."""
     if len(arr) < k + w - 1:
-        return np.zeros(0, np.uint64)
-    minima = _window_minima(_anchor_hashes(arr, k), w)
-    runs = minima[np.concatenate(([True], minima[1:] != minima[:-1]))]
-    return runs[runs != LOW]
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    h = _anchor_hashes(arr, k)
+    at = window_argmin(h, w)
+    at[h[at] == LOW] = -1
+    return h, at
+
+
+def _minima_runs(arr: np.ndarray, k: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor offsets of `arr` (distinct, ascending: a minimum holds over many windows) and their hashes."""
+    h, at = _anchored(arr, k, w)
+    pos = np.unique(at[at >= 0])
+    return pos, h[pos]
 
 
 def anchors(data: BytesLike | np.ndarray, k: int, w: int) -> np.ndarray:
     """The distinct winnowed anchors (uint64) of `data`; empty when it is shorter than k + w - 1."""
     arr = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
-    return np.unique(_minima_runs(arr, k, w))
+    return np.unique(_minima_runs(arr, k, w)[1])
 
 
-def shard_anchors(blob: BytesLike, k: int, w: int) -> np.ndarray:
-    """Anchors of a whole shard's byte stream, hashed in overlapping chunks (every window lies
-    whole in one chunk, so no anchor is lost at a chunk edge)."""
+def shard_anchors(blob: BytesLike, k: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct anchors, anchor positions) of a whole shard's byte stream, hashed in overlapping
+    chunks (every window lies whole in one chunk, so no anchor is lost at a chunk edge). The
+    positions, ascending, are the suffixes the shard's anchor suffix array sorts (attribution.tables)."""
     arr = np.frombuffer(blob, dtype=np.uint8)
     overlap = k + w - 2
-    parts = [_minima_runs(arr[s:s + CHUNK + overlap], k, w) for s in range(0, max(len(arr) - overlap, 1), CHUNK)]
-    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
+    pos, keys = [], []
+    for s in range(0, max(len(arr) - overlap, 1), CHUNK):
+        p, h = _minima_runs(arr[s:s + CHUNK + overlap], k, w)
+        pos.append(p + s)
+        keys.append(h)
+    if not pos:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    return np.unique(np.concatenate(keys)), np.unique(np.concatenate(pos))
 
 
 _identity = operator.index  # keys are already hashes (a C identity: attribution.bloom)
 
 
-def write_route(shard_dir: Path, blob: BytesLike, min_len: int, fpr: float) -> dict[str, int]:
-    """Build and save a shard's anchor filter; returns its counts for the shard record."""
+def write_route(shard_dir: Path, keys: np.ndarray, min_len: int, fpr: float) -> dict[str, int]:
+    """Save a shard's anchor filter of the anchors `keys` (shard_anchors); returns its counts for the shard record."""
     k, w = params(min_len)
-    keys = shard_anchors(blob, k, w)
     bloom = Bloom(max(len(keys), 1), fpr, _identity)
     bloom.update(keys.tolist())
     bloom.save(str(shard_dir / FILE_NAME))
@@ -136,78 +156,88 @@ def write_route(shard_dir: Path, blob: BytesLike, min_len: int, fpr: float) -> d
 
 
 class Router:
-    """Shards that may hold a span of min_len bytes of a snippet; a shard without a filter (built
-    before filters existed) or with one for longer spans than min_len is always a candidate."""
+    """Shards that may hold a span of min_len bytes of a snippet, by their anchor filters; a shard
+    whose filter is missing or was made for other (k, w) is always a candidate."""
 
-    def __init__(self, shard_dirs: Iterable[Path], min_len: int):
-        self.filters: list[tuple[Bloom, int, int] | None] = []
+    def __init__(self, shard_dirs: Iterable[Path], k: int, w: int):
+        self.k, self.w = k, w
+        self.filters: list[Bloom | None] = []
         for d in shard_dirs:
             try:
                 p = json.loads((Path(d) / PARAMS_NAME).read_text())
-                ok = p.get("v") == VERSION and p["k"] + p["w"] - 1 <= min_len
-                self.filters.append((Bloom.load(str(Path(d) / FILE_NAME), _identity), p["k"], p["w"]) if ok else None)
+                ok = p.get("v") == VERSION and (p["k"], p["w"]) == (k, w)
+                self.filters.append(Bloom.load(str(Path(d) / FILE_NAME), _identity) if ok else None)
             except (OSError, ValueError, KeyError):
                 self.filters.append(None)
-        self.k = params(min_len)[0]  # the matcher's probe length
         self.tested = 0  # anchor tests so far (the profile counts them)
 
     def candidates(self, data: bytes) -> list[int]:
-        return list(self.probes(data))
+        return list(self.probes(snippet_anchors(np.frombuffer(data, dtype=np.uint8), self.k, self.w)))
 
-    def probes(self, data: bytes) -> dict[int, list[tuple[int, int, int]] | None]:
-        """Shard -> (offset, core start, core end) of the snippet's grams whose anchor the shard's
-        filter holds and that are a window's leftmost minimum (snippet_anchors; None: a shard
-        without a filter, to probe everywhere); shards holding none are left out. Every
-        span of min_len bytes the shard shares with the snippet contains one of those grams, so
-        they are the only probes that shard needs (attribution.spans), unless every window of
-        the span is made of low-information grams (no anchor): such a span (indentation, a
-        ruler of `#`) is not reported, as OLMoTrace keeps only informative spans (Liu et al.
-        2025, its span unigram-probability filter); probing those windows on every shard was
-        what made indented snippets cost a lookup grid on every shard (docs/attribution.md)."""
-        arr = np.frombuffer(data, dtype=np.uint8)
-        out: dict[int, list[int] | None] = {}
-        cache: dict[tuple[int, int], tuple[np.ndarray, list[int], dict[int, tuple[int, int]]]] = {}
-        for i, f in enumerate(self.filters):
-            if f is None:
-                out[i] = None
+    def probes(self, snip: Anchored) -> dict[int, list[tuple[int, int, int]]]:
+        """Shard -> (offset, core start, core end) of the snippet's anchors, leftmost minima of
+        its windows, whose hash the shard's filter holds (all of them for a shard without a
+        filter); shards holding none are left out. Every span of min_len bytes the shard shares
+        with the snippet passes through one of them in every copy (attribution.spans), unless
+        every window of the span is made of low-information grams (no anchor): such a span
+        (indentation, a ruler of `#`) is not reported, as OLMoTrace keeps only informative spans
+        (Liu et al. 2025, its span unigram-probability filter); probing those windows on every
+        shard was what made indented snippets cost lookups on every shard (docs/attribution.md)."""
+        out: dict[int, list[tuple[int, int, int]]] = {}
+        if not snip.keys:
+            return out
+        every = [(p, *core) for p, core in snip.cores.items()]
+        for i, bloom in enumerate(self.filters):
+            if bloom is None:
+                out[i] = every
                 continue
-            bloom, k, w = f
-            if (k, w) not in cache:
-                cache[(k, w)] = snippet_anchors(arr, k, w)
-            grams, keys, cores = cache[(k, w)]
-            self.tested += len(keys)
-            hits = [key for key in keys if key in bloom]
-            if hits:  # grams of another length than the matcher's probes: probe everywhere
-                out[i] = probe_offsets(grams, hits, cores) if k == self.k else None
+            self.tested += len(snip.keys)
+            hits = [key for key in snip.keys if key in bloom]
+            if hits:
+                out[i] = probe_offsets(snip, hits)
         return out
 
 
-def snippet_anchors(arr: np.ndarray, k: int, w: int) -> tuple[np.ndarray, list[int], dict[int, tuple[int, int]]]:
-    """A snippet's gram hashes, its distinct anchors (windows made only of low-information
-    grams have none), and the core of each gram that is the leftmost minimum of a window: the
-    bytes [hi, lo + k + w - 1) that every window [j, j + k + w - 1) it is the minimum of covers
-    (lo, hi: the first and last such j). A span of k + w - 1 bytes or more holds a whole window,
-    hence that window's leftmost minimum gram and its core, so a shard holding no core of the
-    snippet holds no span to report however many of its grams it holds."""
-    if len(arr) < k + w - 1:
-        return np.zeros(0, np.uint64), [], {}
-    grams = _anchor_hashes(arr, k)
-    minima = _window_minima(grams, w)
-    starts = np.flatnonzero(minima != LOW)
-    if not len(starts):  # every window made of low-information grams: no anchor
-        return grams, [], {}
-    argmin = np.lib.stride_tricks.sliding_window_view(grams, w)[starts].argmin(axis=1) + starts  # leftmost
+@dataclass
+class Anchored:
+    """A snippet's winnowing: gram hashes, each window's leftmost minimum (-1: a window made only
+    of low-information grams, with no anchor), the distinct anchors, and the core of each gram
+    that is some window's leftmost minimum (snippet_anchors)."""
+    grams: np.ndarray
+    at: np.ndarray
+    keys: list[int]
+    cores: dict[int, tuple[int, int]]
+    k: int
+    w: int
+
+    def anchor_of(self, start: int, end: int) -> int | None:
+        """The anchor every copy of snippet bytes [start, end) passes through: the leftmost
+        minimum of the first window inside it that has one (None: no such window)."""
+        windows = self.at[start:max(start, end - self.k - self.w + 2)]
+        held = windows[windows >= 0]
+        return int(held[0]) if len(held) else None
+
+
+def snippet_anchors(arr: np.ndarray, k: int, w: int) -> Anchored:
+    """A snippet's winnowing (Anchored). The core of a gram that is the leftmost minimum of the
+    windows [j, j + k + w - 1) for j in lo..hi is the bytes [hi, lo + k + w - 1) that all of them
+    cover. A span of k + w - 1 bytes or more holds a whole window, hence that window's leftmost
+    minimum gram and its core, so a shard holding no core of the snippet holds no span to report
+    however many of its grams it holds."""
+    grams, at = _anchored(arr, k, w)
+    starts = np.flatnonzero(at >= 0)
+    if not len(starts):  # every window made of low-information grams (or none): no anchor
+        return Anchored(grams, at, [], {}, k, w)
+    argmin = at[starts]
     # The leftmost minimum never moves left as the window slides, so each gram's windows are one
     # run of `argmin`: its first and last places give lo and hi.
     grams_at, first = np.unique(argmin, return_index=True)
     last = np.append(first[1:], len(argmin)) - 1
     cores = dict(zip(grams_at.tolist(), zip(starts[last].tolist(), (starts[first] + k + w - 1).tolist())))
-    return grams, np.unique(minima[starts]).tolist(), cores
+    return Anchored(grams, at, np.unique(grams[grams_at]).tolist(), cores, k, w)
 
 
-def probe_offsets(grams: np.ndarray, hits: list[int], cores: dict[int, tuple[int, int]] | None = None
-                  ) -> list[int] | list[tuple[int, int, int]]:
-    """Probes for a shard holding the anchors `hits`: every gram hashing to one of them, or, given
-    `cores`, (offset, core start, core end) of each such gram that is a window's leftmost minimum."""
-    held = np.flatnonzero(np.isin(grams, np.array(hits, dtype=np.uint64))).tolist()
-    return held if cores is None else [(p, *cores[p]) for p in held if p in cores]
+def probe_offsets(snip: Anchored, hits: list[int]) -> list[tuple[int, int, int]]:
+    """(offset, core start, core end) of each of the snippet's anchors hashing to one of `hits`."""
+    held = set(hits)
+    return [(p, *core) for p, core in snip.cores.items() if int(snip.grams[p]) in held]

@@ -21,7 +21,7 @@ import numpy as np
 from attribution.bloom import BloomWriter, count_ngrams
 from attribution.config import AttributionConfig
 from attribution.corpus import Shard
-from attribution.exact import ExactWriter
+from attribution.exact import EXACT_FILES, ExactWriter
 from attribution.route import FILE_NAME as ROUTE_FILE
 from attribution.route import PARAMS_NAME as ROUTE_PARAMS
 from attribution.route import write_route
@@ -73,13 +73,14 @@ def _build(shard: Shard, signature: dict, shards_dir: Path, cfg: AttributionConf
         exact.close()
         search.finish()
         info: dict[str, Any] = {"lines": 0, "ngrams": 0}
-        times["suffix_array_s"] = times["bloom_s"] = times["route_s"] = 0.0
+        times["suffix_array_s"] = times["anchors_s"] = times["bloom_s"] = times["route_s"] = 0.0
     else:
         t1 = time.perf_counter()
         info = {**search.finish()}
         times["search_s"] = time.perf_counter() - t1
         info.update(exact.finish())
         times["suffix_array_s"] = info.pop("suffix_array_s")
+        times["anchors_s"] = info.pop("anchors_s")
         t2 = time.perf_counter()
         bloom = BloomWriter(tmp, expected_ngrams, cfg.bloom)
         offsets = np.fromfile(tmp / "offset.0", dtype=np.uint64)
@@ -90,7 +91,7 @@ def _build(shard: Shard, signature: dict, shards_dir: Path, cfg: AttributionConf
             info.update(bloom.finish())
             times["bloom_s"] = time.perf_counter() - t2
             t3 = time.perf_counter()
-            info.update(write_route(tmp, blob, cfg.exact.min_len, cfg.exact.route_fpr))
+            info.update(write_route(tmp, exact.anchor_keys, cfg.exact.min_len, cfg.exact.route_fpr))
             times["route_s"] = time.perf_counter() - t3
     record = {"name": shard.name, "kind": shard.kind, "signature": signature, "docs": num_docs,
               "text_bytes": text_bytes, **info, "bytes": _sizes(tmp),
@@ -104,7 +105,7 @@ def _build(shard: Shard, signature: dict, shards_dir: Path, cfg: AttributionConf
 
 def _sizes(shard_dir: Path) -> dict[str, int]:
     """Bytes on disk per structure."""
-    groups = {"exact": ("tokenized.0", "offset.0", "table.0", "lines.npy", "doc_lines.npy", BOUNDS_FILE),
+    groups = {"exact": (*EXACT_FILES, BOUNDS_FILE),
               "metadata": ("docs.jsonl",), "bloom": ("bloom.bin",),
               "route": (ROUTE_FILE, ROUTE_PARAMS)}
     sizes = {k: sum((shard_dir / n).stat().st_size for n in names if (shard_dir / n).is_file())

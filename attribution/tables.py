@@ -1,4 +1,9 @@
-"""One shard's text, suffix array and line tables, memory-mapped (the layout in attribution.exact).
+"""One shard's text, anchor suffix array and line tables, memory-mapped (the layout in attribution.exact).
+
+The suffix array holds only the suffixes starting at a winnowing anchor of the text (the leftmost
+minimum gram of some window, attribution.route): about 2 / (w + 1) of its positions, 5.9 % at
+min_len 64, so 0.18 bytes a corpus byte with 3-byte ranks instead of 3. Every span the matcher
+reports passes through an anchor at the same offset in every copy (attribution.spans).
 
 Every lookup here costs O(log) of a file's size, or O(1): a match offset is bisected into
 offset.0 (one entry a file), then into the file's own slice of lines.npy. Bisect with numpy
@@ -26,38 +31,40 @@ class ShardTables:
 
     def __init__(self, shard_dir: Path, preload: bool = False):
         if preload:
-            for name in ("tokenized.0", "table.0"):
+            for name in ("tokenized.0", ANCHORS_FILE):
                 _readahead(shard_dir / name)
         self.data_file = (shard_dir / "tokenized.0").open("rb")
         self.data = mmap.mmap(self.data_file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.text = np.frombuffer(self.data, dtype=np.uint8)
         self.offsets = np.fromfile(shard_dir / "offset.0", dtype=np.uint64)
         self.lines = np.load(shard_dir / "lines.npy", mmap_mode="r")
         self.doc_lines = np.load(shard_dir / "doc_lines.npy")
         size = len(self.data)
-        # build_sa stores each rank as ceil(log2(size)/8) little-endian bytes.
-        self.ptr_bytes = int(np.ceil(np.log2(size) / 8))
-        self.table = np.memmap(shard_dir / "table.0", dtype=np.uint8, mode="r")
-        self.table_file = (shard_dir / "table.0").open("rb")
-        self.table_raw = mmap.mmap(self.table_file.fileno(), 0, access=mmap.ACCESS_READ)
-        if len(self.table) != size * self.ptr_bytes or len(self.doc_lines) != len(self.offsets):
+        self.ptr_bytes = ptr_bytes(size)
+        self.table_file = (shard_dir / ANCHORS_FILE).open("rb")
+        if os.fstat(self.table_file.fileno()).st_size:
+            self.table_raw: mmap.mmap | bytes = mmap.mmap(self.table_file.fileno(), 0, access=mmap.ACCESS_READ)
+            self.table = np.frombuffer(self.table_raw, dtype=np.uint8)
+        else:  # a shard with no anchor (every file shorter than min_len): nothing to map
+            self.table_raw, self.table = b"", np.zeros(0, np.uint8)
+        self.ranks = len(self.table) // self.ptr_bytes  # anchors in the array
+        if len(self.table) % self.ptr_bytes or len(self.doc_lines) != len(self.offsets):
             raise AttributionError(f"{shard_dir}: index files disagree in size; rebuild with `starforge attribution index`")
         self._weights = (256 ** np.arange(self.ptr_bytes, dtype=np.uint64)).astype(np.uint64)
-        bounds = shard_dir / BOUNDS_FILE  # absent in indexes built before it: lookups bisect everything
+        bounds = shard_dir / BOUNDS_FILE
         self.bounds = np.load(bounds).tolist() if bounds.is_file() else None
-        if self.bounds is not None and (len(self.bounds) != BOUNDS_LEN or self.bounds[-1] != size):
+        if self.bounds is not None and (len(self.bounds) != BOUNDS_LEN or self.bounds[-1] != self.ranks):
             raise AttributionError(f"{shard_dir}: {BOUNDS_FILE} does not match the suffix array; "
                                    "rebuild with `starforge attribution index`")
 
-    def find(self, pattern: bytes) -> tuple[int, int]:
-        """Suffix-array rank range [lo, hi) of the suffixes starting with `pattern` (hi - lo
-        occurrences): two bisections over the memory-mapped ranks, O(log n) steps of one
-        slice comparison each, in the calling thread. infini-gram's engine `find` does the same
-        bisection in C++ but starts an OS thread for every call (clone3 per lookup, even with one
-        shard): 0.12 ms of CPU but 0.62 ms of wall time on this loaded machine, paid by every
-        lookup of every shard (docs/attribution.md, "Shards")."""
-        seq = _Prefixes(self.data, self.table_raw, self.ptr_bytes, len(pattern), len(self.data))
-        start, stop = 0, len(seq)
-        if self.bounds is not None and pattern:  # the ranks of the pattern's first two bytes
+    def find(self, pattern: bytes, start: int = 0, stop: int | None = None) -> tuple[int, int]:
+        """Rank range [lo, hi) of the anchor suffixes starting with `pattern`, within [start,
+        stop): two bisections over the memory-mapped ranks, O(log n) steps of one slice
+        comparison each, in the calling thread (infini-gram's engine `find` starts an OS thread
+        per call: 0.62 ms of wall time against 0.08 ms here; docs/attribution.md, "Shards")."""
+        seq = _Prefixes(self.data, self.table_raw, self.ptr_bytes, len(pattern), self.ranks)
+        stop = self.ranks if stop is None else stop
+        if self.bounds is not None and pattern and (start, stop) == (0, self.ranks):
             key = pattern[0] * 257 + (pattern[1] + 1 if len(pattern) > 1 else 0)
             start, stop = self.bounds[key], self.bounds[key + 1 if len(pattern) > 1 else key + 257]
         lo = bisect.bisect_left(seq, pattern, start, stop)
@@ -113,13 +120,16 @@ class ShardTables:
         return self.data[start:end]
 
     def close(self) -> None:
-        self.table_raw.close()
+        del self.table, self.text  # views of the maps: released before the maps close
+        if isinstance(self.table_raw, mmap.mmap):
+            self.table_raw.close()
         self.table_file.close()
-        self.table._mmap.close()  # type: ignore[attr-defined]
         self.data.close()
         self.data_file.close()
 
 
+ANCHORS_FILE = "anchors.0"
+"""The anchor suffix array: each anchor's text offset in ptr_bytes little-endian bytes, in suffix order."""
 BOUNDS_FILE = "prefix_bounds.npy"
 BOUNDS_LEN = 256 * 257 + 1
 """Key of a suffix: first byte x 257 + (second byte + 1), or + 0 for a one-byte suffix, so keys
@@ -134,18 +144,50 @@ def write_prefix_bounds(shard_dir: Path, chunk: int = 1 << 19) -> None:
     2^22, where the gathers leave the cache)."""
     tables = ShardTables(shard_dir)
     try:
-        n = len(tables.data)
-        text = np.frombuffer(tables.data, dtype=np.uint8)
+        n, ranks = len(tables.data), tables.ranks
+        text = tables.text
         counts = np.zeros(BOUNDS_LEN - 1, dtype=np.int64)
-        for lo in range(0, n, chunk):
-            ptrs = tables.ptrs(np.arange(lo, min(lo + chunk, n))).astype(np.int64)
+        for lo in range(0, ranks, chunk):
+            ptrs = tables.ptrs(np.arange(lo, min(lo + chunk, ranks))).astype(np.int64)
             second = np.where(ptrs + 1 < n, text[np.minimum(ptrs + 1, n - 1)].astype(np.int64) + 1, 0)
             counts += np.bincount(text[ptrs].astype(np.int64) * 257 + second, minlength=BOUNDS_LEN - 1)
         del text
     finally:
         tables.close()
     bounds = np.concatenate(([0], np.cumsum(counts)))
-    np.save(shard_dir / BOUNDS_FILE, bounds.astype(np.uint32 if n < 2 ** 32 else np.uint64))
+    np.save(shard_dir / BOUNDS_FILE, bounds.astype(np.uint32 if ranks < 2 ** 32 else np.uint64))
+
+
+def ptr_bytes(size: int) -> int:
+    """Bytes of one rank: infini-gram's build_sa stores ceil(log2(size) / 8) little-endian bytes."""
+    return max(1, int(np.ceil(np.log2(max(size, 2)) / 8)))
+
+
+def write_anchor_array(shard_dir: Path, positions: np.ndarray, chunk: int = 1 << 20) -> int:
+    """Keep only the anchor positions of infini-gram's full suffix array `table.0` (filtering
+    keeps the suffix order), written as ANCHORS_FILE; table.0 is deleted. Read in chunks of
+    ranks, so memory stays bounded by the shard's text (one mask byte a position). Returns the
+    anchors kept."""
+    full = shard_dir / "table.0"
+    size = (shard_dir / "tokenized.0").stat().st_size
+    b = ptr_bytes(size)
+    mask = np.zeros(size, dtype=bool)
+    mask[positions] = True
+    table = np.memmap(full, dtype=np.uint8, mode="r")
+    if len(table) != size * b:
+        raise AttributionError(f"{full}: {len(table)} bytes, not {size} ranks of {b}; rebuild the shard")
+    weights = (256 ** np.arange(b, dtype=np.uint64)).astype(np.uint64)
+    kept = 0
+    with (shard_dir / ANCHORS_FILE).open("wb") as out:
+        for lo in range(0, size, chunk):
+            raw = np.asarray(table[lo * b:min(lo + chunk, size) * b]).reshape(-1, b)
+            ptrs = (raw.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+            keep = mask[ptrs]
+            out.write(raw[keep].tobytes())
+            kept += int(keep.sum())
+    table._mmap.close()  # type: ignore[attr-defined]
+    full.unlink()
+    return kept
 
 
 class _Prefixes:
@@ -154,7 +196,7 @@ class _Prefixes:
 
     __slots__ = ("data", "table", "width", "m", "n")
 
-    def __init__(self, data: mmap.mmap, table: mmap.mmap, width: int, m: int, n: int):
+    def __init__(self, data: mmap.mmap, table: mmap.mmap | bytes, width: int, m: int, n: int):
         self.data, self.table, self.width, self.m, self.n = data, table, width, m, n
 
     def __len__(self) -> int:

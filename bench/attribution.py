@@ -19,7 +19,7 @@ the longest exact span (equal-length matches of identical text in several files 
 apart, and any of them is a right answer); `recall_at_1_first_listed` is the stricter share where
 the first listed location is the true file. Without an exact match the top search hit counts.
 bloom_fpr is measured on unseen n-grams that occur nowhere in the corpus (checked with the
-suffix array), so shared boilerplate is not counted as a false positive;
+one Aho-Corasick pass over the corpus), so shared boilerplate is not counted as a false positive;
 `bloom_claimed_unseen` is the raw share of unseen-snippet n-grams the filter claims.
 """
 
@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ahocorasick_rs import AhoCorasick
 
 from attribution.attributor import Attributor
 from attribution.bloom import is_repetitive, stable_hash
@@ -69,20 +70,17 @@ def pct(xs: list[float], q: float) -> float:
     return round(float(np.percentile(np.array(xs) * 1000, q)), 3)
 
 
-def tied_top_ids(att: Attributor, spans: list, cap: int = 10_000) -> set[str]:
-    """Ids of every training place of the longest exact span(s), up to `cap` a shard (one
-    vectorised gather: a Python loop over 10,000 places per span kept the old bench from ever
-    finishing on a 337 MB index)."""
+def tied_top_ids(att: Attributor, spans: list) -> set[str]:
+    """Ids of the training places of the longest exact span(s): every one up to
+    exact.sample_ranks a shard, an even sample beyond (the copies each Span carries)."""
     longest = spans[0].end - spans[0].start
     ids: set[str] = set()
     for span in spans:
         if span.end - span.start != longest:
             break
-        for shard, (lo, hi) in enumerate(span.segments):
-            if hi > lo:
-                tables = att.matcher.tables[shard]
-                docs = tables.docs_of(tables.ptrs(np.arange(lo, min(hi, lo + cap))))
-                ids.update(att.docs[shard][doc]["id"] for doc in np.unique(docs).tolist())
+        for shard, (_, ptrs) in span.shards.items():
+            docs = att.matcher.tables[shard].docs_of(ptrs.astype(np.uint64))
+            ids.update(att.docs[shard][doc]["id"] for doc in np.unique(docs).tolist())
     return ids
 
 
@@ -130,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     att = Attributor(args.index)
     times: dict[str, list[float]] = {"membership": [], "exact": [], "search": [], "check": []}
-    # CPU time of the process (the C++ engine's threads too) beside wall time: on a shared machine
+    # CPU time of the process beside wall time: on a shared machine
     # wall time mostly measures the run queue.
     cpu: dict[str, list[float]] = {key: [] for key in times}
     exact_v: list[float] = []
@@ -159,20 +157,23 @@ def main(argv: list[str] | None = None) -> int:
             hits1 += (rel in tied_top_ids(att, spans)) if spans else top == rel
         else:
             scores_u.append(score)
-    claimed = total = absent = claimed_absent = 0
-    for _, snippet in others:
-        for j in range(len(snippet) - att.cfg.bloom.ngram + 1):
-            gram = snippet[j:j + att.cfg.bloom.ngram]
-            if is_repetitive(gram, att.cfg.bloom):
-                continue
-            key = stable_hash(gram)
-            hit = any(key in f for f in att.membership.filters)
-            total += 1
-            claimed += hit
-            if att.matcher.count(gram.encode("utf-8")) == 0:  # nowhere in the corpus
-                absent += 1
-                claimed_absent += hit
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in corpus]
+    grams = [snippet[j:j + att.cfg.bloom.ngram] for _, snippet in others
+             for j in range(len(snippet) - att.cfg.bloom.ngram + 1)]
+    grams = [g for g in grams if not is_repetitive(g, att.cfg.bloom)]
+    # Which n-grams occur anywhere in the corpus: one Aho-Corasick pass over its files (the anchor
+    # suffix array answers only spans of exact.min_len bytes or more).
+    automaton = AhoCorasick(sorted(set(grams)))
+    seen = {i for t in texts for i, _, _ in automaton.find_matches_as_indexes(t, overlapping=True)}
+    present = {g for i, g in enumerate(sorted(set(grams))) if i in seen}
+    claimed = total = absent = claimed_absent = 0
+    for gram in grams:
+        hit = any(stable_hash(gram) in f for f in att.membership.filters)
+        total += 1
+        claimed += hit
+        if gram not in present:  # nowhere in the corpus
+            absent += 1
+            claimed_absent += hit
     brute, brute_cpu = [], []
     for _, snippet in verbatim[: args.brute]:
         c0, t0 = time.process_time(), time.perf_counter()

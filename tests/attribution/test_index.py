@@ -122,9 +122,9 @@ def test_corrupt_manifest_is_a_one_line_error(tmp_path, index_dir):
 def test_truncated_suffix_array_is_a_one_line_error(tmp_path, index_dir):
     broken = tmp_path / "idx"
     shutil.copytree(index_dir, broken)
-    table = broken / "shards" / "files" / "table.0"
+    table = broken / "shards" / "files" / "anchors.0"
     table.write_bytes(table.read_bytes()[:100])
-    with pytest.raises(AttributionError, match="disagree in size"):
+    with pytest.raises(AttributionError, match="rebuild with `starforge attribution index`"):
         Attributor(broken)
 
 

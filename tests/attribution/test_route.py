@@ -12,7 +12,8 @@ from attribution_corpus import STDLIB, UNSEEN, function_lines, lines_of, write_k
 from attribution import Attributor, build_index
 from attribution.config import AttributionConfig
 from attribution.exact import ExactMatcher
-from attribution.route import PARAMS_NAME, anchors, params
+from attribution.route import PARAMS_NAME, anchors, params, snippet_anchors
+from attribution.spans import shard_spans
 
 MODULES = ("textwrap.py", "heapq.py", "bisect.py", "fnmatch.py", "shlex.py", "json/decoder.py")
 
@@ -58,9 +59,9 @@ def test_indentation_is_no_anchor(four_shards):
     not make every shard a candidate (it did before low-information grams were excluded)."""
     snippet = "\n".join(" " * 20 + line for line in UNSEEN.splitlines()).encode()
     with Attributor(four_shards) as att:
-        assert att.matcher.router.probes(snippet) == {}
+        assert att.matcher.router.candidates(snippet) == []
         separator = ("x = 1\n" + "#" * 100 + "\n").encode()  # no anchor in it: no span reported
-        assert att.matcher.router.probes(separator) == {} and att.matcher.spans(separator) == []
+        assert att.matcher.router.candidates(separator) == [] and att.matcher.spans(separator) == []
 
 
 def test_routed_spans_equal_the_spans_of_every_shard(four_shards, tmp_path):
@@ -90,50 +91,88 @@ def test_routed_spans_equal_the_spans_of_every_shard(four_shards, tmp_path):
     assert any(len({m["path"] for m in r["exact"]}) == 2 for r in stitched)  # spans of two shards merged
 
 
-def test_bisect_lookups_and_threaded_engine_fanout_agree(four_shards):
-    """Spans, counts and rank ranges are the same with bisect lookups in the calling thread and
-    with infini-gram's engine on four fan-out threads."""
-    data = "".join((STDLIB / n).read_text(encoding="utf-8")[1000:1200] + "\n#--\n" for n in MODULES).encode()
-    results = []
-    with Attributor(four_shards) as att:
-        for lookup, workers in (("bisect", 4), ("engine", 1), ("engine", 4)):
-            cfg = dataclasses.replace(att.cfg.exact, lookup=lookup, fanout_workers=workers)
-            matcher = ExactMatcher(att.matcher.shard_dirs, cfg)
-            try:
-                results.append([(sp.start, sp.end, sp.count, sp.segments) for sp in matcher.spans(data)])
-                assert (matcher._pool is None) == (lookup == "bisect" or workers == 1)  # threads only for the engine
-            finally:
-                matcher.close()
-    assert results[0] == results[1] == results[2]
-    assert len({i for *_, segs in results[0] for i, seg in enumerate(segs) if seg[1] > seg[0]}) == 4  # all shards
-
-
-def test_bisect_find_equals_the_engine_find(four_shards):
-    from infini_gram.engine import InfiniGramEngine
-
-    from attribution.exact import ENGINE_KW
+def test_anchor_array_holds_the_anchor_suffixes_in_order(four_shards):
+    """anchors.0 is the suffix array of exactly the shard's anchor positions, in suffix order,
+    and `find` gives the ranks of the anchors followed by a pattern, as a scan of them does."""
+    from attribution.route import shard_anchors
     from attribution.tables import ShardTables
 
-    shard = sorted((four_shards / "shards").iterdir())[0]
-    engine = InfiniGramEngine(index_dir=[str(shard)], **ENGINE_KW).engine
-    tables = ShardTables(shard)
-    assert tables.bounds is not None  # lookups bisect only the ranks of the pattern's first two bytes
-    text = (shard / "tokenized.0").read_bytes()
     rng = random.Random(3)
-    try:
-        for _ in range(500):
-            i = rng.randrange(len(text) - 300)
-            pattern = text[i:i + rng.choice([1, 2, 7, 32, 64, 300])]
-            if rng.random() < 0.3:  # mostly absent
-                pattern = pattern[:-1] + bytes([rng.randrange(256)])
-            res = engine.find(input_ids=list(pattern))
-            lo, hi = tables.find(pattern)
-            assert hi - lo == res.cnt
-            if res.cnt:
-                assert (lo, hi) == tuple(res.segment_by_shard[0])
-        assert tables.find(text[-40:]) == tuple(engine.find(input_ids=list(text[-40:])).segment_by_shard[0])
-    finally:
-        tables.close()
+    for shard in sorted((four_shards / "shards").iterdir()):
+        tables = ShardTables(shard)
+        try:
+            text = bytes(tables.data)
+            ptrs = tables.ptrs(np.arange(tables.ranks)).astype(np.int64)
+            assert ptrs.tolist() == sorted(shard_anchors(text, *params(64))[1].tolist(), key=lambda p: text[p:])
+            assert 0.02 < tables.ranks / len(text) < 0.12  # ~2 / (w + 1) of the positions
+            assert tables.bounds is not None and tables.bounds[-1] == tables.ranks
+            for _ in range(40):
+                p = int(rng.choice(ptrs))
+                pattern = text[p:p + rng.choice([1, 2, 5, 32, 64, 200])]
+                lo, hi = tables.find(pattern)
+                assert sorted(ptrs[lo:hi].tolist()) == [a for a in sorted(ptrs.tolist()) if text[a:a + len(pattern)] == pattern]
+            assert tables.find(b"\x00never in a source file") == (tables.find(b"\x00never in a source file")[0],) * 2
+        finally:
+            tables.close()
+
+
+def _brute_spans(snippet: bytes, corpus: bytes, min_len: int) -> list[tuple[int, int, int]]:
+    """OLMoTrace's maximal spans by substring tests: the longest match from each start, kept
+    where it ends later than the one before, of min_len bytes and holding an anchor; counted
+    with overlaps."""
+    k, w = params(min_len)
+    out, e, last = [], 0, -1
+    for s in range(len(snippet)):
+        e = max(e, s)
+        while e < len(snippet) and snippet[s:e + 1] in corpus:
+            e += 1
+        if e > last and e - s >= min_len and len(anchors(snippet[s:e], k, w)):
+            count, pos = 0, corpus.find(snippet[s:e])
+            while pos >= 0:
+                count, pos = count + 1, corpus.find(snippet[s:e], pos + 1)
+            out.append((s, e, count))
+        last = max(last, e)
+    return out
+
+
+def test_anchor_spans_equal_brute_force_spans(tmp_path):
+    """Spans and counts from the anchor suffix arrays of two shards equal those of substring
+    tests over the whole corpus, on snippets stitched from the corpus, random letters and runs
+    of one byte, also with scan_cap=2 (every anchor's copies sampled: heapq.py is in three times)."""
+    rulers = tmp_path / "rulers.py"
+    rulers.write_text("#" * 150 + "\n" + " " * 150 + "\n")  # spans made only of low-information grams
+    files = [("lib", "textwrap.py", STDLIB / "textwrap.py"), ("lib", "rulers.py", rulers)]
+    files2 = [(f"copy{i}", "heapq.py", STDLIB / "heapq.py") for i in range(12)] + [("lib", "shlex.py", STDLIB / "shlex.py")]
+    write_kept(tmp_path / "data" / "kept" / "00000.jsonl.gz", files)
+    write_kept(tmp_path / "data" / "kept" / "00001.jsonl.gz", files2)
+    build_index(AttributionConfig(input=tmp_path / "data", output=tmp_path / "idx"))
+    corpus = b"\xff".join(path.read_bytes() for _, _, path in files + files2)
+    rng = random.Random(2)
+    snippets = []
+    for _ in range(30):
+        parts = []
+        for _ in range(rng.randrange(1, 5)):
+            i = rng.randrange(len(corpus) - 200)
+            parts.append(corpus[i:i + rng.randrange(20, 260)].replace(b"\xff", b"#"))
+            parts.append(bytes(rng.randrange(97, 123) for _ in range(rng.randrange(0, 9))))
+        if rng.random() < 0.3:  # runs of one byte: windows without an anchor
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice([b" ", b"#", b"\n"]) * rng.randrange(40, 140))
+        snippets.append(b"".join(parts))
+    with Attributor(tmp_path / "idx") as att:
+        sampled = ExactMatcher(att.matcher.shard_dirs, dataclasses.replace(att.cfg.exact, scan_cap=4))
+        try:
+            with_spans = 0
+            for snippet in snippets:
+                want = _brute_spans(snippet, corpus, 64)
+                assert sorted((sp.start, sp.end, sp.count) for sp in att.matcher.spans(snippet)) == want
+                assert sorted((sp.start, sp.end, sp.count) for sp in sampled.spans(snippet)) == want
+                with_spans += bool(want)
+            heapq = (STDLIB / "heapq.py").read_bytes()[2000:2300]
+            snip = snippet_anchors(np.frombuffer(heapq, np.uint8), *params(64))
+            assert shard_spans(sampled.tables[1], heapq, sampled.router.probes(snip)[1], 64, 4)[2]  # sampled
+        finally:
+            sampled.close()
+    assert with_spans >= 15
 
 
 def test_anchor_filter_is_in_the_manifest(four_shards):
@@ -146,16 +185,15 @@ def test_anchor_filter_is_in_the_manifest(four_shards):
                       2 / (params(64)[1] + 1), rtol=0.5)
 
 
-def test_fanout_works_in_a_forked_child(four_shards):
-    """`serve` forks after the index is open: the child makes its own pool (an inherited one has
-    no threads there and would hang)."""
+def test_queries_work_in_a_forked_child(four_shards):
+    """`serve` forks after the index is open: a child answers from the maps it inherited."""
     import os
     import signal
     import time
 
     data = "".join((STDLIB / n).read_text(encoding="utf-8")[2000:2200] + "\n#--\n" for n in MODULES).encode()
     with Attributor(four_shards) as att:
-        want = [(sp.start, sp.end, sp.count) for sp in att.matcher.spans(data)]  # the parent's pool runs
+        want = [(sp.start, sp.end, sp.count) for sp in att.matcher.spans(data)]
         pid = os.fork()
         if pid == 0:
             got = [(sp.start, sp.end, sp.count) for sp in att.matcher.spans(data)]
@@ -166,48 +204,5 @@ def test_fanout_works_in_a_forked_child(four_shards):
         if done[0] == 0:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            pytest.fail("the forked child hung on its first fan-out")
+            pytest.fail("the forked child hung on its first query")
         assert os.waitstatus_to_exitcode(done[1]) == 0 and len(want) >= 4
-
-
-def test_anchor_probes_find_the_spans_grid_probes_find():
-    """maximal_spans probed only at the grams whose anchor the corpus holds finds every span of
-    min_len bytes that probing every min_len/2 bytes finds, but those made only of
-    low-information grams (`occurs` here: a substring test)."""
-    from attribution.route import probe_offsets, snippet_anchors
-    from attribution.spans import maximal_spans
-
-    rulers = b"#" * 150 + b"\n" + b" " * 150  # spans made only of low-information grams
-    corpus = b"\xff".join([(STDLIB / "textwrap.py").read_bytes(), (STDLIB / "heapq.py").read_bytes(), rulers])
-    k, w = params(64)
-    held = set(anchors(corpus, k, w).tolist())
-    rng = random.Random(2)
-
-    def occurs(s: int, e: int) -> bool:
-        return snippet[s:e] in corpus
-
-    def routed_by(probes):
-        return [sp for sp in maximal_spans(occurs, len(snippet), 64, 200, probes) if sp[1] - sp[0] >= 64]
-
-    with_spans = uninformative = 0
-    for _ in range(60):
-        parts = []
-        for _ in range(rng.randrange(1, 5)):
-            i = rng.randrange(len(corpus) - 200)
-            parts.append(corpus[i:i + rng.randrange(20, 200)].replace(b"\xff", b"#"))
-            parts.append(bytes(rng.randrange(97, 123) for _ in range(rng.randrange(0, 9))))
-        if rng.random() < 0.3:  # runs of one byte: windows without an anchor
-            parts.insert(rng.randrange(len(parts) + 1), rng.choice([b" ", b"#", b"\n"]) * rng.randrange(40, 140))
-        snippet = b"".join(parts)
-        if len(snippet) < 64:
-            continue
-        grams, keys, cores = snippet_anchors(np.frombuffer(snippet, np.uint8), k, w)
-        probes = probe_offsets(grams, [v for v in keys if v in held], cores)  # with the core test
-        assert routed_by(probe_offsets(grams, [v for v in keys if v in held])) == routed_by(probes)
-        grid = [sp for sp in maximal_spans(occurs, len(snippet), 64, 200) if sp[1] - sp[0] >= 64]
-        routed = routed_by(probes)
-        informative = [sp for sp in grid if len(anchors(snippet[sp[0]:sp[1]], k, w))]
-        assert routed == informative
-        with_spans += bool(informative)
-        uninformative += len(grid) - len(informative)
-    assert with_spans >= 20 and uninformative >= 1  # the runs of one byte made some
