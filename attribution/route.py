@@ -9,11 +9,12 @@ minimum: a shard whose filter holds none of a snippet's anchors holds no span of
 is skipped with no lookup (a Bloom filter has no false negatives; a false positive only costs the
 lookups skipping would have saved). With k = min_len // 2 and w = min_len - k + 1, every span the
 matcher reports (>= min_len bytes) is covered. About 2 / (w + 1) of a text's positions are anchors
-(6 % at min_len 64), so a 300-byte snippet tests ~17 keys a shard instead of a lookup per probe.
+(6 % at min_len 64), so a 300-byte snippet tests ~17 keys a shard. The same anchors, by position,
+are the only suffixes a shard's suffix array sorts (attribution.tables, attribution.spans).
 
 Hashes are polynomial over the bytes mod 2**64, computed for all grams at once by doubling (numpy
 wraps on overflow), then mixed by splitmix64's finaliser so minima are not biased toward small
-bytes; window minima come from a sparse table. The filter is rbloom's, keyed by the 64-bit anchor.
+bytes; each window's leftmost minimum comes from a sparse table of offsets (window_argmin). The filter is rbloom's, keyed by the 64-bit anchor.
 """
 
 from __future__ import annotations
